@@ -1,0 +1,1 @@
+"""The `seer-backfill` command line."""

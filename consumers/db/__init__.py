@@ -1,0 +1,1 @@
+"""PostgreSQL access: schema migration, connection pools and the queries of each stage."""

@@ -1,0 +1,226 @@
+"""The project-batch message (schema version 1): its type, encoder and decoder.
+
+A project-batch message asks the consumer to backfill one batch of one
+project's groups. It is a msgpack map keyed on the topic by the project id
+(decimal string). `decode_project_batch` raises `InvalidBatch` with a reason
+for every malformed message; the decode stage turns that into Arroyo's
+`InvalidMessage` so the raw message lands on the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+
+SCHEMA_VERSION = 1
+
+
+class InvalidBatch(ValueError):
+    """A project-batch message that cannot be processed; `reason` is a stable code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class ProjectBatch:
+    """One request to backfill the next batch of a project (or of a worker cohort)."""
+
+    run_id: str
+    project_id: int | None
+    cursor: int | None = None
+    cohort: tuple[int, ...] | None = None
+    cohort_index: int = 0
+    only_delete: bool = False
+    enable_ingestion: bool = False
+    skip_processed_projects: bool = True
+    skip_project_ids: tuple[int, ...] = ()
+    worker_number: int | None = None
+    total_workers: int | None = None
+    last_project_id: int | None = None
+    attempt: int = 0
+    v: int = SCHEMA_VERSION
+
+    @property
+    def is_worker_mode(self) -> bool:
+        return self.worker_number is not None and self.total_workers is not None
+
+    @property
+    def batch_key(self) -> str:
+        """Idempotency key: equal for every copy of the same logical batch."""
+        mode = "delete" if self.only_delete else "backfill"
+        cursor = "start" if self.cursor is None else str(self.cursor)
+        if self.project_id is None:
+            scope = (
+                f"worker:{self.worker_number}/{self.total_workers}"
+                f":after:{self.last_project_id}"
+            )
+        else:
+            scope = f"project:{self.project_id}"
+        return f"{self.run_id}:{mode}:{scope}:cursor:{cursor}"
+
+    def key(self) -> bytes:
+        """Kafka message key: the project id, or the worker cohort in worker mode."""
+        if self.project_id is not None:
+            return str(self.project_id).encode("ascii")
+        return f"worker-{self.worker_number}".encode("ascii")
+
+    def replace(self, **changes: Any) -> ProjectBatch:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        for name in ("cohort", "skip_project_ids"):
+            if data[name] is not None:
+                data[name] = list(data[name])
+        return data
+
+
+def encode_project_batch(batch: ProjectBatch) -> bytes:
+    encoded: bytes = msgpack.packb(batch.to_dict(), use_bin_type=True)
+    return encoded
+
+
+@dataclass(frozen=True)
+class _Field:
+    name: str
+    kind: type
+    nullable: bool
+    required: bool
+    is_list: bool = False
+    default: Any = None
+    default_factory: Any = field(default=None)
+
+
+_FIELDS: tuple[_Field, ...] = (
+    _Field("v", int, nullable=False, required=True),
+    _Field("run_id", str, nullable=False, required=True),
+    _Field("project_id", int, nullable=True, required=True),
+    _Field("cursor", int, nullable=True, required=False),
+    _Field("cohort", int, nullable=True, required=False, is_list=True),
+    _Field("cohort_index", int, nullable=False, required=False, default=0),
+    _Field("only_delete", bool, nullable=False, required=False, default=False),
+    _Field("enable_ingestion", bool, nullable=False, required=False, default=False),
+    _Field(
+        "skip_processed_projects", bool, nullable=False, required=False, default=True
+    ),
+    _Field(
+        "skip_project_ids", int, nullable=False, required=False, is_list=True
+    ),
+    _Field("worker_number", int, nullable=True, required=False),
+    _Field("total_workers", int, nullable=True, required=False),
+    _Field("last_project_id", int, nullable=True, required=False),
+    _Field("attempt", int, nullable=False, required=False, default=0),
+)
+
+
+def _check_type(spec: _Field, value: Any) -> None:
+    if value is None:
+        if not spec.nullable:
+            raise InvalidBatch("invalid_field", f"field {spec.name!r} must not be null")
+        return
+    items = value if spec.is_list else [value]
+    if spec.is_list and not isinstance(value, list):
+        raise InvalidBatch(
+            "invalid_field",
+            f"field {spec.name!r} must be a list, got {type(value).__name__}",
+        )
+    for item in items:
+        # bool is a subclass of int; a flag is never a valid id or counter.
+        wrong_bool = spec.kind is int and isinstance(item, bool)
+        if wrong_bool or not isinstance(item, spec.kind):
+            raise InvalidBatch(
+                "invalid_field",
+                f"field {spec.name!r} must be {spec.kind.__name__}"
+                f"{' items' if spec.is_list else ''}, got {type(item).__name__}",
+            )
+
+
+def decode_project_batch(raw: bytes) -> ProjectBatch:
+    """Decode and validate one project-batch message.
+
+    Raises `InvalidBatch` with reason `invalid_msgpack`, `not_a_map`,
+    `unsupported_version`, `missing_field`, `invalid_field` or
+    `inconsistent_fields`. Unknown keys are rejected, because a producer that
+    sends them expects behaviour this consumer does not have.
+    """
+    try:
+        data = msgpack.unpackb(raw, raw=False, strict_map_key=True)
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as e:
+        raise InvalidBatch("invalid_msgpack", f"{type(e).__name__}: {e}") from e
+    if not isinstance(data, Mapping):
+        raise InvalidBatch("not_a_map", f"expected a msgpack map, got {type(data).__name__}")
+
+    version = data.get("v")
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        raise InvalidBatch(
+            "unsupported_version",
+            f"schema version {version!r} is not supported (expected {SCHEMA_VERSION})",
+        )
+    known = {spec.name for spec in _FIELDS}
+    unknown = sorted(str(k) for k in data if k not in known)
+    if unknown:
+        raise InvalidBatch("invalid_field", f"unknown fields: {', '.join(unknown)}")
+
+    values: dict[str, Any] = {}
+    for spec in _FIELDS:
+        if spec.name not in data:
+            if spec.required:
+                raise InvalidBatch("missing_field", f"field {spec.name!r} is required")
+            continue
+        value = data[spec.name]
+        _check_type(spec, value)
+        if spec.is_list and value is not None:
+            value = tuple(value)
+        values[spec.name] = value
+    if values.get("skip_project_ids") is None:
+        values.pop("skip_project_ids", None)
+
+    batch = ProjectBatch(**values)
+    _check_consistency(batch)
+    return batch
+
+
+def _check_consistency(batch: ProjectBatch) -> None:
+    if not batch.run_id:
+        raise InvalidBatch("invalid_field", "field 'run_id' must not be empty")
+    if batch.attempt < 0 or batch.cohort_index < 0:
+        raise InvalidBatch("invalid_field", "'attempt' and 'cohort_index' must be >= 0")
+    if batch.cursor is not None and batch.cursor < 0:
+        raise InvalidBatch("invalid_field", f"cursor {batch.cursor} must be >= 0")
+    if (batch.worker_number is None) != (batch.total_workers is None):
+        raise InvalidBatch(
+            "inconsistent_fields",
+            "'worker_number' and 'total_workers' must be set together",
+        )
+    if batch.is_worker_mode:
+        assert batch.worker_number is not None and batch.total_workers is not None
+        if batch.total_workers < 1 or not 0 <= batch.worker_number < batch.total_workers:
+            raise InvalidBatch(
+                "inconsistent_fields",
+                f"worker_number {batch.worker_number} is outside "
+                f"0..{batch.total_workers - 1}",
+            )
+    elif batch.project_id is None:
+        raise InvalidBatch(
+            "inconsistent_fields", "'project_id' may be null only in worker mode"
+        )
+    if batch.cohort is not None and batch.project_id is not None:
+        if not batch.cohort_index < len(batch.cohort):
+            raise InvalidBatch(
+                "inconsistent_fields",
+                f"cohort_index {batch.cohort_index} is outside the cohort "
+                f"of {len(batch.cohort)} projects",
+            )
+        if batch.cohort[batch.cohort_index] != batch.project_id:
+            raise InvalidBatch(
+                "inconsistent_fields",
+                f"cohort[{batch.cohort_index}] is {batch.cohort[batch.cohort_index]}, "
+                f"not project_id {batch.project_id}",
+            )

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import msgpack
+import pytest
+
+from consumers.messages import (
+    InvalidBatch,
+    ProjectBatch,
+    decode_project_batch,
+    encode_project_batch,
+)
+
+
+def test_round_trip_keeps_every_field() -> None:
+    batch = ProjectBatch(
+        run_id="run-1",
+        project_id=7,
+        cursor=120,
+        cohort=(5, 7),
+        cohort_index=1,
+        skip_project_ids=(9,),
+        attempt=2,
+    )
+    assert decode_project_batch(encode_project_batch(batch)) == batch
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"\xc1", "invalid_msgpack"),
+        (msgpack.packb([1, 2]), "not_a_map"),
+        (msgpack.packb({"v": 2, "run_id": "r", "project_id": 1}), "unsupported_version"),
+        (msgpack.packb({"v": 1, "project_id": 1}), "missing_field"),
+        (msgpack.packb({"v": 1, "run_id": "r", "project_id": "1"}), "invalid_field"),
+        (msgpack.packb({"v": 1, "run_id": "r", "project_id": True}), "invalid_field"),
+        (msgpack.packb({"v": 1, "run_id": "r", "project_id": None}), "inconsistent_fields"),
+        (
+            msgpack.packb({"v": 1, "run_id": "r", "project_id": 1, "extra": 1}),
+            "invalid_field",
+        ),
+    ],
+)
+def test_decode_rejects_with_reason(raw: bytes, reason: str) -> None:
+    with pytest.raises(InvalidBatch) as info:
+        decode_project_batch(raw)
+    assert info.value.reason == reason
+
+
+def test_batch_key_differs_by_cursor() -> None:
+    first = ProjectBatch(run_id="r", project_id=1)
+    assert first.batch_key != first.replace(cursor=10).batch_key
+    assert first.batch_key == ProjectBatch(run_id="r", project_id=1).batch_key
