@@ -110,9 +110,7 @@ _FIELDS: tuple[_Field, ...] = (
     _Field(
         "skip_processed_projects", bool, nullable=False, required=False, default=True
     ),
-    _Field(
-        "skip_project_ids", int, nullable=False, required=False, is_list=True
-    ),
+    _Field("skip_project_ids", int, nullable=False, required=False, is_list=True),
     _Field("worker_number", int, nullable=True, required=False),
     _Field("total_workers", int, nullable=True, required=False),
     _Field("last_project_id", int, nullable=True, required=False),
@@ -152,10 +150,17 @@ def decode_project_batch(raw: bytes) -> ProjectBatch:
     """
     try:
         data = msgpack.unpackb(raw, raw=False, strict_map_key=True)
-    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as e:
+    except (
+        ValueError,
+        msgpack.ExtraData,
+        msgpack.FormatError,
+        msgpack.StackError,
+    ) as e:
         raise InvalidBatch("invalid_msgpack", f"{type(e).__name__}: {e}") from e
     if not isinstance(data, Mapping):
-        raise InvalidBatch("not_a_map", f"expected a msgpack map, got {type(data).__name__}")
+        raise InvalidBatch(
+            "not_a_map", f"expected a msgpack map, got {type(data).__name__}"
+        )
 
     version = data.get("v")
     if version != SCHEMA_VERSION or isinstance(version, bool):
@@ -201,7 +206,10 @@ def _check_consistency(batch: ProjectBatch) -> None:
         )
     if batch.is_worker_mode:
         assert batch.worker_number is not None and batch.total_workers is not None
-        if batch.total_workers < 1 or not 0 <= batch.worker_number < batch.total_workers:
+        if (
+            batch.total_workers < 1
+            or not 0 <= batch.worker_number < batch.total_workers
+        ):
             raise InvalidBatch(
                 "inconsistent_fields",
                 f"worker_number {batch.worker_number} is outside "

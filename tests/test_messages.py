@@ -29,11 +29,17 @@ def test_round_trip_keeps_every_field() -> None:
     [
         (b"\xc1", "invalid_msgpack"),
         (msgpack.packb([1, 2]), "not_a_map"),
-        (msgpack.packb({"v": 2, "run_id": "r", "project_id": 1}), "unsupported_version"),
+        (
+            msgpack.packb({"v": 2, "run_id": "r", "project_id": 1}),
+            "unsupported_version",
+        ),
         (msgpack.packb({"v": 1, "project_id": 1}), "missing_field"),
         (msgpack.packb({"v": 1, "run_id": "r", "project_id": "1"}), "invalid_field"),
         (msgpack.packb({"v": 1, "run_id": "r", "project_id": True}), "invalid_field"),
-        (msgpack.packb({"v": 1, "run_id": "r", "project_id": None}), "inconsistent_fields"),
+        (
+            msgpack.packb({"v": 1, "run_id": "r", "project_id": None}),
+            "inconsistent_fields",
+        ),
         (
             msgpack.packb({"v": 1, "run_id": "r", "project_id": 1, "extra": 1}),
             "invalid_field",

@@ -32,10 +32,10 @@ def envvar_for(flag: str) -> str:
     return ENV_PREFIX + flag.lstrip("-").replace("-", "_").upper()
 
 
-def setting(flag: str, **kwargs: Any) -> Callable[[F], F]:
+def setting(flag: str, *names: str, **kwargs: Any) -> Callable[[F], F]:
     """A click option whose environment variable is derived from its flag."""
     kwargs.setdefault("show_envvar", True)
-    return click.option(flag, envvar=envvar_for(flag), **kwargs)
+    return click.option(flag, *names, envvar=envvar_for(flag), **kwargs)
 
 
 bootstrap_servers = setting(
@@ -59,7 +59,7 @@ seer_url = setting(
 seer_secret = setting(
     "--seer-secret",
     default=None,
-    help="Shared secret for Seer's HMAC-SHA256 request signatures; unsigned when unset.",
+    help="Shared secret that signs Seer requests (HMAC-SHA256); unset: unsigned.",
 )
 log_level = setting(
     "--log-level",

@@ -1,1 +1,1 @@
-"""PostgreSQL access: schema migration, connection pools and the queries of each stage."""
+"""PostgreSQL access: schema migration, connection pools and each stage's queries."""

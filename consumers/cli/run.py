@@ -1,0 +1,207 @@
+"""`seer-backfill run`: the backfill consumer."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from consumers.cli import options as opt
+from consumers.pipeline.runner import ConsumerOptions, run_consumer
+from consumers.pipeline.settings import PipelineSettings
+
+logger = logging.getLogger(__name__)
+_defaults = PipelineSettings(database_url="", seer_url="")
+
+
+def parse_kafka_options(values: tuple[str, ...]) -> dict[str, str]:
+    parsed: dict[str, str] = {}
+    for value in values:
+        key, sep, setting = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(
+                f"{value!r} is not KEY=VALUE (for example session.timeout.ms=6000)",
+                param_hint="--kafka-option",
+            )
+        parsed[key.strip()] = setting.strip()
+    return parsed
+
+
+@click.command()
+@opt.bootstrap_servers
+@opt.setting(
+    "--consumer-group",
+    default=opt.DEFAULT_CONSUMER_GROUP,
+    show_default=True,
+    help="Kafka consumer group id.",
+)
+@opt.setting(
+    "--auto-offset-reset",
+    type=click.Choice(["earliest", "latest", "error"]),
+    default="earliest",
+    show_default=True,
+    help="Where to start when the group has no committed offset.",
+)
+@opt.setting(
+    "--max-poll-interval-ms",
+    type=click.IntRange(min=1000),
+    default=300_000,
+    show_default=True,
+    help="librdkafka max.poll.interval.ms, in milliseconds.",
+)
+@opt.setting(
+    "--join-timeout",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="Seconds to finish in-flight batches on shutdown or rebalance.",
+)
+@opt.setting(
+    "--processes",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Hashing worker processes; 0 hashes in the consumer process.",
+)
+@opt.database_url
+@opt.seer_url
+@opt.seer_secret
+@opt.setting(
+    "--healthcheck-file-path",
+    default=None,
+    help="File touched by the strategy chain at least every second while healthy.",
+)
+@opt.log_level
+@opt.setting("--topic", default=opt.INPUT_TOPIC, show_default=True, help="Input topic.")
+@opt.setting(
+    "--dlq-topic", default=opt.DLQ_TOPIC, show_default=True, help="Dead-letter topic."
+)
+@opt.setting(
+    "--outcomes-topic",
+    default=opt.OUTCOMES_TOPIC,
+    show_default=True,
+    help="Topic of billing outcomes.",
+)
+@opt.setting(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=_defaults.batch_size,
+    show_default=True,
+    help="Groups examined per project-batch message.",
+)
+@opt.setting(
+    "--seer-chunk-size",
+    type=click.IntRange(min=1),
+    default=_defaults.seer_chunk_size,
+    show_default=True,
+    help="Grouping records per Seer request.",
+)
+@opt.setting(
+    "--seer-concurrency",
+    type=click.IntRange(min=1),
+    default=_defaults.seer_concurrency,
+    show_default=True,
+    help="Seer requests in flight at once, across all partitions.",
+)
+@opt.setting(
+    "--seer-timeout",
+    type=click.FloatRange(min=0.1),
+    default=_defaults.seer_timeout_seconds,
+    show_default=True,
+    help="Per-request Seer timeout, in seconds.",
+)
+@opt.setting(
+    "--seer-max-requests-per-second",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Ceiling on Seer requests per second for this consumer; 0 means none.",
+)
+@opt.setting(
+    "--seer-outage-timeout",
+    type=click.FloatRange(min=0),
+    default=_defaults.seer_outage_timeout_seconds,
+    show_default=True,
+    help="Seconds to keep retrying an unavailable Seer before stopping uncommitted.",
+)
+@opt.setting(
+    "--rules",
+    "rules_path",
+    default=None,
+    help="Stack-trace rules file in Sentry's enhancement syntax (default: built-in).",
+)
+@click.option(
+    "--kafka-option",
+    "-O",
+    "kafka_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Extra librdkafka setting for the consumer and producer (repeatable); "
+    "prefix with `consumer.` to set it on the consumer only.",
+)
+@opt.setting(
+    "--exit-after-idle-seconds",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Stop once nothing is in flight and no message arrived for this many "
+    "seconds; 0 runs until SIGTERM or SIGINT.",
+)
+def run(
+    bootstrap_servers: str,
+    consumer_group: str,
+    auto_offset_reset: str,
+    max_poll_interval_ms: int,
+    join_timeout: float,
+    processes: int,
+    database_url: str,
+    seer_url: str,
+    seer_secret: str | None,
+    healthcheck_file_path: str | None,
+    log_level: str,
+    topic: str,
+    dlq_topic: str,
+    outcomes_topic: str,
+    batch_size: int,
+    seer_chunk_size: int,
+    seer_concurrency: int,
+    seer_timeout: float,
+    seer_max_requests_per_second: float,
+    seer_outage_timeout: float,
+    rules_path: str | None,
+    kafka_options: tuple[str, ...],
+    exit_after_idle_seconds: float,
+) -> None:
+    """Run the backfill consumer on the project-batch topic.
+
+    Exits 0 after a clean shutdown (SIGTERM, SIGINT or idle exit) and 1 when
+    a stage fails; the failed batch is not committed and is retried on restart.
+    """
+    opt.configure_logging(log_level)
+    settings = PipelineSettings(
+        database_url=database_url,
+        seer_url=seer_url,
+        seer_secret=seer_secret,
+        input_topic=topic,
+        outcomes_topic=outcomes_topic,
+        batch_size=batch_size,
+        seer_chunk_size=seer_chunk_size,
+        seer_concurrency=seer_concurrency,
+        seer_timeout_seconds=seer_timeout,
+        seer_max_requests_per_second=seer_max_requests_per_second,
+        seer_outage_timeout_seconds=seer_outage_timeout,
+        processes=processes,
+        rules_path=rules_path,
+    )
+    consumer = ConsumerOptions(
+        bootstrap_servers=bootstrap_servers,
+        group_id=consumer_group,
+        auto_offset_reset=auto_offset_reset,
+        max_poll_interval_ms=max_poll_interval_ms,
+        join_timeout_seconds=join_timeout,
+        dlq_topic=dlq_topic,
+        healthcheck_file=healthcheck_file_path,
+        exit_after_idle_seconds=exit_after_idle_seconds,
+        kafka_options=parse_kafka_options(kafka_options),
+    )
+    run_consumer(settings, consumer)

@@ -1,0 +1,122 @@
+"""Stage 3, hashing: `BatchPlan` → `HashedBatch`.
+
+CPU-bound, so it runs in worker processes (`RunTaskWithMultiprocessing`) or,
+with zero processes, in the consumer thread. For each event it decompresses
+the node-store payload, computes the grouping component tree, takes the
+event's stored primary hash when it has one (else the computed one), and
+builds the Seer stacktrace string. Events are filtered, with a counted
+reason, when they have no stacktrace, too many contributing frames, an empty
+stacktrace string, no primary hash, or a payload that cannot be read. A
+failure of one event never fails the batch. Pure function: safe to replay.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zlib
+from collections import Counter
+from typing import Any
+
+from arroyo.types import Message
+
+from consumers import grouping
+from consumers.pipeline.types import (
+    Action,
+    BatchPlan,
+    GroupEvent,
+    HashedBatch,
+    SeerRecord,
+)
+
+logger = logging.getLogger(__name__)
+
+# Loaded once per process: parsing the rules costs far more than applying them.
+_enhancements: Any = None
+_rules_path: str | None = None
+
+
+def configure(rules_path: str | None) -> None:
+    """Select the enhancement rules file; call in every worker process."""
+    global _enhancements, _rules_path
+    _rules_path = rules_path
+    _enhancements = None
+
+
+def _get_enhancements() -> Any:
+    global _enhancements
+    if _enhancements is None:
+        _enhancements = grouping.load_enhancements(_rules_path)
+    return _enhancements
+
+
+def _stored_primary_hash(event: dict[str, Any]) -> str | None:
+    hashes = event.get("hashes")
+    if isinstance(hashes, list) and hashes and isinstance(hashes[0], str):
+        return hashes[0]
+    return None
+
+
+def hash_event(
+    plan: BatchPlan, item: GroupEvent
+) -> tuple[SeerRecord | None, str | None]:
+    """Build the Seer record of one event, or return the reason it is filtered."""
+    try:
+        event = json.loads(zlib.decompress(item.payload))
+    except (zlib.error, ValueError) as e:
+        logger.error(
+            "unreadable event payload: group=%d event=%s %s: %s",
+            item.group_id,
+            item.event_id,
+            plan.source.log_ids(),
+            e,
+        )
+        return None, "invalid_payload"
+    if not isinstance(event, dict):
+        return None, "invalid_payload"
+    if not grouping.has_stacktrace(event):
+        return None, "no_stacktrace"
+    try:
+        result = grouping.calculate_grouping(event, enhancements=_get_enhancements())
+    except grouping.GroupingError as e:
+        logger.error(
+            "grouping failed: group=%d event=%s %s: %s",
+            item.group_id,
+            item.event_id,
+            plan.source.log_ids(),
+            e,
+        )
+        return None, "grouping_failed"
+    info = result.grouping_info()
+    if grouping.has_too_many_contributing_frames(event, info):
+        return None, "too_many_frames"
+    stacktrace = grouping.get_stacktrace_string(info, platform=event.get("platform"))
+    if not stacktrace:
+        return None, "empty_stacktrace_string"
+    primary_hash = _stored_primary_hash(event) or result.primary_hash
+    if not primary_hash:
+        return None, "no_primary_hash"
+    record = SeerRecord(
+        group_id=item.group_id,
+        hash=primary_hash,
+        exception_type=grouping.get_exception_type(event),
+        stacktrace=stacktrace,
+    )
+    return record, None
+
+
+def hash_batch(message: Message[BatchPlan]) -> HashedBatch:
+    """The stage's processing function (module level, so it pickles)."""
+    plan = message.payload
+    if plan.action is not Action.BACKFILL:
+        return HashedBatch(plan=plan, records=(), filtered={})
+    records: list[SeerRecord] = []
+    filtered: Counter[str] = Counter()
+    for item in plan.events:
+        record, reason = hash_event(plan, item)
+        if record is not None:
+            records.append(record)
+        else:
+            assert reason is not None
+            filtered[reason] += 1
+    return HashedBatch(plan=plan, records=tuple(records), filtered=dict(filtered))

@@ -1,0 +1,107 @@
+"""Stage 5, onward: `BatchResult` → `BatchResult`, then the offset commit.
+
+Runs in a thread pool (`RunTaskInThreads`). Produces the next project-batch
+message (same key) and the batch's billing outcomes, waits until the broker
+acknowledges every one, sets the project's completed option when asked,
+and marks the batch done in the ledger. Only then does the message move on
+to `CommitOffsets`, so a committed offset implies durable side effects.
+
+A crash between the acknowledgement and the ledger update re-produces the
+same messages when the batch is retried; the next batch is then dropped by
+the lookup stage's ledger claim, and outcomes carry a deduplication key.
+Raises on a failed or timed-out delivery, which stops the consumer without
+committing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from arroyo.backends.abstract import ProducerFuture
+from arroyo.backends.kafka import KafkaPayload, KafkaProducer
+from arroyo.types import BrokerValue, Message, Topic
+from psycopg_pool import ConnectionPool
+
+from consumers.db import ledger, marks
+from consumers.messages import encode_project_batch
+from consumers.pipeline.outcomes import build_outcomes
+from consumers.pipeline.settings import PipelineSettings
+from consumers.pipeline.types import Action, BatchResult
+
+logger = logging.getLogger(__name__)
+
+
+class Onward:
+    """The onward stage's processing function."""
+
+    def __init__(
+        self,
+        producer: KafkaProducer,
+        pool: ConnectionPool,
+        settings: PipelineSettings,
+    ) -> None:
+        self.producer = producer
+        self.pool = pool
+        self.settings = settings
+        self.batches_topic = Topic(settings.input_topic)
+        self.outcomes_topic = Topic(settings.outcomes_topic)
+
+    def __call__(self, message: Message[BatchResult]) -> BatchResult:
+        result = message.payload
+        plan = result.plan
+        if plan.action is Action.DUPLICATE:
+            return result
+        decoded = plan.source
+        batch = decoded.batch
+
+        pending: list[tuple[str, ProducerFuture[BrokerValue[KafkaPayload]]]] = []
+        if plan.next_batch is not None:
+            payload = KafkaPayload(
+                plan.next_batch.key(), encode_project_batch(plan.next_batch), []
+            )
+            pending.append(
+                ("next_batch", self.producer.produce(self.batches_topic, payload))
+            )
+        outcome_count = 0
+        if plan.project is not None:
+            for outcome in build_outcomes(
+                batch_key=batch.batch_key,
+                timestamp=decoded.source.timestamp,
+                org_id=plan.project.organization_id,
+                project_id=plan.project.id,
+                accepted=result.accepted,
+                filtered=result.filtered,
+            ):
+                future = self.producer.produce(
+                    self.outcomes_topic, KafkaPayload(outcome.key, outcome.value, [])
+                )
+                pending.append(("outcome", future))
+                outcome_count += 1
+
+        outputs: dict[str, Any] = {
+            "action": plan.action.value,
+            "note": plan.note,
+            "accepted": result.accepted,
+            "filtered": dict(result.filtered),
+            "outcomes": outcome_count,
+        }
+        deadline = time.monotonic() + self.settings.produce_timeout_seconds
+        for kind, future in pending:
+            delivered = future.result(timeout=max(0.0, deadline - time.monotonic()))
+            if kind == "next_batch":
+                assert plan.next_batch is not None
+                outputs["next_batch"] = {
+                    "batch_key": plan.next_batch.batch_key,
+                    "partition": delivered.partition.index,
+                    "offset": delivered.offset,
+                }
+
+        with self.pool.connection() as conn:
+            if plan.complete_project and plan.project is not None:
+                marks.set_backfill_completed(conn, plan.project.id, int(time.time()))
+            ledger.complete(conn, batch, outputs)
+            conn.commit()
+        logger.debug("batch done %s: %s", decoded.log_ids(), outputs)
+        return result

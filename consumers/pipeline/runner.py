@@ -1,0 +1,152 @@
+"""Runs the backfill consumer: Kafka clients, the stream processor, signals.
+
+SIGTERM and SIGINT stop polling; Arroyo then joins the strategy chain for
+at most `join_timeout_seconds`, committing what finished, and the producer
+is flushed before the process exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+from arroyo.backends.kafka import KafkaConsumer, KafkaPayload, KafkaProducer
+from arroyo.backends.kafka.configuration import build_kafka_consumer_configuration
+from arroyo.dlq import DlqPolicy
+from arroyo.processing import StreamProcessor
+from arroyo.types import Topic
+
+from consumers.pipeline.activity import Activity
+from consumers.pipeline.dead_letter import DeadLetterProducer
+from consumers.pipeline.factory import BackfillStrategyFactory
+from consumers.pipeline.settings import PipelineSettings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConsumerOptions:
+    bootstrap_servers: str
+    group_id: str
+    auto_offset_reset: str = "earliest"
+    max_poll_interval_ms: int = 300_000
+    join_timeout_seconds: float = 10.0
+    dlq_topic: str = "backfill-project-batches-dlq"
+    healthcheck_file: str | None = None
+    exit_after_idle_seconds: float = 0.0
+    # Extra librdkafka settings for both the consumer and the producers.
+    kafka_options: Mapping[str, str] = field(default_factory=dict)
+
+
+def producer_config(options: ConsumerOptions) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "bootstrap.servers": options.bootstrap_servers,
+        # Onward batches and outcomes must survive a broker failover.
+        "acks": "all",
+        "enable.idempotence": True,
+        "linger.ms": 5,
+        "compression.type": "lz4",
+    }
+    config.update(
+        {
+            k: v
+            for k, v in options.kafka_options.items()
+            if not k.startswith("consumer.")
+        }
+    )
+    return config
+
+
+def consumer_config(options: ConsumerOptions) -> dict[str, Any]:
+    overrides: dict[str, Any] = {"max.poll.interval.ms": options.max_poll_interval_ms}
+    for key, value in options.kafka_options.items():
+        if key in {"acks", "enable.idempotence", "linger.ms", "compression.type"}:
+            continue
+        overrides[key.removeprefix("consumer.")] = value
+    config: dict[str, Any] = build_kafka_consumer_configuration(
+        {},
+        group_id=options.group_id,
+        auto_offset_reset=options.auto_offset_reset,
+        bootstrap_servers=options.bootstrap_servers.split(","),
+        override_params=overrides,
+    )
+    return config
+
+
+def _watch_idle(
+    activity: Activity,
+    processor: StreamProcessor[KafkaPayload],
+    idle_seconds: float,
+    done: threading.Event,
+) -> None:
+    while not done.wait(0.5):
+        if activity.in_flight() <= 0 and activity.idle_seconds() >= idle_seconds:
+            logger.info(
+                "no messages for %.1f s and none in flight; stopping "
+                "(%d processed, %d dead-lettered)",
+                idle_seconds,
+                activity.finished,
+                activity.dead_lettered,
+            )
+            processor.signal_shutdown()
+            return
+
+
+def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activity:
+    """Consume until a signal arrives or, if configured, until idle."""
+    activity = Activity()
+    producer = KafkaProducer(producer_config(options))
+    factory = BackfillStrategyFactory(
+        settings, producer, activity, healthcheck_file=options.healthcheck_file
+    )
+    dlq = DlqPolicy(
+        DeadLetterProducer(producer, Topic(options.dlq_topic), activity.dead_letter),
+        None,
+        None,
+    )
+    consumer = KafkaConsumer(consumer_config(options))
+    processor = StreamProcessor(
+        consumer,
+        Topic(settings.input_topic),
+        factory,
+        dlq_policy=dlq,
+        join_timeout=options.join_timeout_seconds,
+    )
+
+    def handle_signal(signum: int, frame: FrameType | None) -> None:
+        logger.info("received signal %d; shutting down", signum)
+        processor.signal_shutdown()
+
+    previous = {
+        sig: signal.signal(sig, handle_signal)
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    done = threading.Event()
+    if options.exit_after_idle_seconds > 0:
+        threading.Thread(
+            target=_watch_idle,
+            args=(activity, processor, options.exit_after_idle_seconds, done),
+            name="idle-watch",
+            daemon=True,
+        ).start()
+    logger.info(
+        "consuming %s as group %s from %s",
+        settings.input_topic,
+        options.group_id,
+        options.bootstrap_servers,
+    )
+    try:
+        processor.run()
+    finally:
+        done.set()
+        factory.shutdown()
+        producer.close().result(timeout=30)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        logger.info("consumer stopped")
+    return activity

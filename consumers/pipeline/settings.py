@@ -1,0 +1,42 @@
+"""Tunables of the strategy chain, with the defaults `seer-backfill run` uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    database_url: str
+    seer_url: str
+    seer_secret: str | None = None
+    input_topic: str = "backfill-project-batches"
+    outcomes_topic: str = "outcomes"
+    # Groups examined per project-batch message. The original task used 10;
+    # larger batches amortise the per-batch queries and Kafka round trips.
+    batch_size: int = 200
+    # Records per Seer request and Seer requests in flight in the whole consumer.
+    seer_chunk_size: int = 50
+    seer_concurrency: int = 8
+    seer_timeout_seconds: float = 10.0
+    seer_max_retries: int = 3
+    # Ceiling on Seer requests per second for the whole consumer; 0 = none.
+    seer_max_requests_per_second: float = 0.0
+    # How long the Seer stage keeps retrying through an outage before the
+    # consumer stops without committing the batch.
+    seer_outage_timeout_seconds: float = 600.0
+    lookup_threads: int = 4
+    seer_threads: int = 4
+    onward_threads: int = 4
+    max_pending_batches: int = 32
+    # Hashing processes; 0 runs hashing in the consumer process.
+    processes: int = 0
+    max_hashing_batch_size: int = 16
+    max_hashing_batch_time_seconds: float = 0.5
+    max_age_days: int = 90
+    event_window_seconds: int = 60
+    cohort_size: int = 1000
+    claim_ttl_seconds: int = 3600
+    killswitch_poll_seconds: float = 5.0
+    produce_timeout_seconds: float = 60.0
+    rules_path: str | None = None
