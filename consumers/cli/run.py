@@ -7,24 +7,12 @@ import logging
 import click
 
 from consumers.cli import options as opt
+from consumers.kafka.config import KafkaOptions, kafka_option
 from consumers.pipeline.runner import ConsumerOptions, run_consumer
 from consumers.pipeline.settings import PipelineSettings
 
 logger = logging.getLogger(__name__)
 _defaults = PipelineSettings(database_url="", seer_url="")
-
-
-def parse_kafka_options(values: tuple[str, ...]) -> dict[str, str]:
-    parsed: dict[str, str] = {}
-    for value in values:
-        key, sep, setting = value.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(
-                f"{value!r} is not KEY=VALUE (for example session.timeout.ms=6000)",
-                param_hint="--kafka-option",
-            )
-        parsed[key.strip()] = setting.strip()
-    return parsed
 
 
 @click.command()
@@ -130,15 +118,7 @@ def parse_kafka_options(values: tuple[str, ...]) -> dict[str, str]:
     default=None,
     help="Stack-trace rules file in Sentry's enhancement syntax (default: built-in).",
 )
-@click.option(
-    "--kafka-option",
-    "-O",
-    "kafka_options",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Extra librdkafka setting for the consumer and producer (repeatable); "
-    "prefix with `consumer.` to set it on the consumer only.",
-)
+@kafka_option
 @opt.setting(
     "--exit-after-idle-seconds",
     type=click.FloatRange(min=0),
@@ -169,7 +149,7 @@ def run(
     seer_max_requests_per_second: float,
     seer_outage_timeout: float,
     rules_path: str | None,
-    kafka_options: tuple[str, ...],
+    kafka_option: tuple[str, ...],
     exit_after_idle_seconds: float,
 ) -> None:
     """Run the backfill consumer on the project-batch topic.
@@ -202,6 +182,6 @@ def run(
         dlq_topic=dlq_topic,
         healthcheck_file=healthcheck_file_path,
         exit_after_idle_seconds=exit_after_idle_seconds,
-        kafka_options=parse_kafka_options(kafka_options),
+        kafka_options=KafkaOptions.parse(kafka_option),
     )
     run_consumer(settings, consumer)

@@ -42,7 +42,7 @@ LIMIT %(limit)s
 # The latest event of each group near its last_seen, per group: a group with
 # no event in the window drops out alone.
 _LATEST_EVENTS_SQL = """
-SELECT b.group_id, e.event_id::text
+SELECT b.group_id, replace(e.event_id::text, '-', '')
 FROM unnest(%(group_ids)s::bigint[], %(last_seen)s::timestamptz[])
     AS b(group_id, last_seen)
 CROSS JOIN LATERAL (
@@ -112,7 +112,8 @@ def fetch_latest_events(
     groups: Sequence[GroupRow],
     window_seconds: int,
 ) -> dict[int, str]:
-    """Map group id to the id of its latest event within the window."""
+    """Map group id to the id (32 hex digits, no dashes) of its latest event
+    within the window; Sentry's node ids are built from that form."""
     if not groups:
         return {}
     rows = conn.execute(

@@ -25,9 +25,16 @@ class Activity:
         self.finished = 0
         self.dead_lettered = 0
         self.last_change = time.monotonic()
+        self.assigned = False
 
     def _touch(self) -> None:
         self.last_change = time.monotonic()
+
+    def assign(self) -> None:
+        """Record a partition assignment; idleness counts from the first one."""
+        with self._lock:
+            self.assigned = True
+            self._touch()
 
     def enter(self) -> None:
         with self._lock:
@@ -49,6 +56,9 @@ class Activity:
             return self.entered - self.finished - self.dead_lettered
 
     def idle_seconds(self) -> float:
+        """Seconds since the last change, or 0 before any partition was assigned."""
+        if not self.assigned:
+            return 0.0
         return time.monotonic() - self.last_change
 
 

@@ -1,8 +1,8 @@
 """Builds the strategy chain and owns the resources its stages share.
 
-decode (RunTask) → lookup (RunTaskInThreads) → hashing (RunTaskWithMultiprocessing,
-or RunTask with zero processes) → seer (RunTaskInThreads) → onward
-(RunTaskInThreads) → CommitOffsets, with Arroyo's Healthcheck at the head
+decode (RunTask) → lookup (ThreadedStage) → hashing (RunTaskWithMultiprocessing,
+or RunTask with zero processes) → seer (ThreadedStage) → onward
+(ThreadedStage) → CommitOffsets, with Arroyo's Healthcheck at the head
 when a health-check file is configured.
 
 The connection pool, the Seer client, the Kafka producer and the worker
@@ -24,7 +24,6 @@ from arroyo.processing.strategies import (
     ProcessingStrategy,
     ProcessingStrategyFactory,
     RunTask,
-    RunTaskInThreads,
     RunTaskWithMultiprocessing,
 )
 from arroyo.processing.strategies.run_task_with_multiprocessing import (
@@ -40,6 +39,7 @@ from consumers.pipeline.lookup import Lookup
 from consumers.pipeline.onward import Onward
 from consumers.pipeline.seer import SubmitToSeer
 from consumers.pipeline.settings import PipelineSettings
+from consumers.pipeline.threaded import ThreadedStage
 from consumers.pipeline.types import BatchPlan, BatchResult, DecodedBatch, HashedBatch
 from consumers.seer.client import SeerClient, SeerClientConfig
 from consumers.seer.retry import RetryPolicy
@@ -93,6 +93,7 @@ class BackfillStrategyFactory(ProcessingStrategyFactory[KafkaPayload]):
         self, commit: Commit, partitions: Mapping[Partition, int]
     ) -> ProcessingStrategy[KafkaPayload]:
         settings = self.settings
+        self.activity.assign()
         logger.info(
             "building strategy chain for partitions %s",
             sorted(p.index for p in partitions),
@@ -100,17 +101,19 @@ class BackfillStrategyFactory(ProcessingStrategyFactory[KafkaPayload]):
         commit_step: ProcessingStrategy[FilteredPayload | BatchResult] = CountFinished(
             self.activity, CommitOffsets(commit)
         )
-        onward = RunTaskInThreads(
+        onward: ProcessingStrategy[FilteredPayload | BatchResult] = ThreadedStage(
             self.onward,
-            concurrency=settings.onward_threads,
-            max_pending_futures=settings.max_pending_batches,
+            threads=settings.onward_threads,
+            max_pending=settings.max_pending_batches,
             next_step=commit_step,
+            name="onward",
         )
-        seer: ProcessingStrategy[FilteredPayload | HashedBatch] = RunTaskInThreads(
+        seer: ProcessingStrategy[FilteredPayload | HashedBatch] = ThreadedStage(
             self.seer,
-            concurrency=settings.seer_threads,
-            max_pending_futures=settings.max_pending_batches,
+            threads=settings.seer_threads,
+            max_pending=settings.max_pending_batches,
             next_step=onward,
+            name="seer",
         )
         hashing_step: ProcessingStrategy[FilteredPayload | BatchPlan]
         if self.processes is not None:
@@ -123,11 +126,12 @@ class BackfillStrategyFactory(ProcessingStrategyFactory[KafkaPayload]):
             )
         else:
             hashing_step = RunTask(hashing.hash_batch, seer)
-        lookup: ProcessingStrategy[FilteredPayload | DecodedBatch] = RunTaskInThreads(
+        lookup: ProcessingStrategy[FilteredPayload | DecodedBatch] = ThreadedStage(
             self.lookup,
-            concurrency=settings.lookup_threads,
-            max_pending_futures=settings.max_pending_batches,
+            threads=settings.lookup_threads,
+            max_pending=settings.max_pending_batches,
             next_step=hashing_step,
+            name="lookup",
         )
         head: ProcessingStrategy[FilteredPayload | KafkaPayload] = CountEntering(
             self.activity, RunTask(decode, lookup)

@@ -1,6 +1,6 @@
 """Stage 2, lookup: `DecodedBatch` → `BatchPlan`.
 
-Runs in a thread pool (`RunTaskInThreads`) on pooled PostgreSQL connections.
+Runs in a thread pool (`ThreadedStage`) on pooled PostgreSQL connections.
 Claims the batch in the ledger first, so a copy of a batch that is done or
 in progress elsewhere becomes `Action.DUPLICATE` and has no side effect.
 Then it resolves the project (or the worker's next cohort), applies the kill

@@ -1,6 +1,6 @@
 """Stage 5, onward: `BatchResult` → `BatchResult`, then the offset commit.
 
-Runs in a thread pool (`RunTaskInThreads`). Produces the next project-batch
+Runs in a thread pool (`ThreadedStage`). Produces the next project-batch
 message (same key) and the batch's billing outcomes, waits until the broker
 acknowledges every one, sets the project's completed option when asked,
 and marks the batch done in the ledger. Only then does the message move on

@@ -10,17 +10,20 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import FrameType
-from typing import Any
 
 from arroyo.backends.kafka import KafkaConsumer, KafkaPayload, KafkaProducer
-from arroyo.backends.kafka.configuration import build_kafka_consumer_configuration
 from arroyo.dlq import DlqPolicy
 from arroyo.processing import StreamProcessor
 from arroyo.types import Topic
 
+from consumers.kafka.config import (
+    NO_OPTIONS,
+    KafkaOptions,
+    consumer_config,
+    producer_config,
+)
 from consumers.pipeline.activity import Activity
 from consumers.pipeline.dead_letter import DeadLetterProducer
 from consumers.pipeline.factory import BackfillStrategyFactory
@@ -39,43 +42,7 @@ class ConsumerOptions:
     dlq_topic: str = "backfill-project-batches-dlq"
     healthcheck_file: str | None = None
     exit_after_idle_seconds: float = 0.0
-    # Extra librdkafka settings for both the consumer and the producers.
-    kafka_options: Mapping[str, str] = field(default_factory=dict)
-
-
-def producer_config(options: ConsumerOptions) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "bootstrap.servers": options.bootstrap_servers,
-        # Onward batches and outcomes must survive a broker failover.
-        "acks": "all",
-        "enable.idempotence": True,
-        "linger.ms": 5,
-        "compression.type": "lz4",
-    }
-    config.update(
-        {
-            k: v
-            for k, v in options.kafka_options.items()
-            if not k.startswith("consumer.")
-        }
-    )
-    return config
-
-
-def consumer_config(options: ConsumerOptions) -> dict[str, Any]:
-    overrides: dict[str, Any] = {"max.poll.interval.ms": options.max_poll_interval_ms}
-    for key, value in options.kafka_options.items():
-        if key in {"acks", "enable.idempotence", "linger.ms", "compression.type"}:
-            continue
-        overrides[key.removeprefix("consumer.")] = value
-    config: dict[str, Any] = build_kafka_consumer_configuration(
-        {},
-        group_id=options.group_id,
-        auto_offset_reset=options.auto_offset_reset,
-        bootstrap_servers=options.bootstrap_servers.split(","),
-        override_params=overrides,
-    )
-    return config
+    kafka_options: KafkaOptions = NO_OPTIONS
 
 
 def _watch_idle(
@@ -100,7 +67,13 @@ def _watch_idle(
 def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activity:
     """Consume until a signal arrives or, if configured, until idle."""
     activity = Activity()
-    producer = KafkaProducer(producer_config(options))
+    producer = KafkaProducer(
+        producer_config(
+            options.bootstrap_servers,
+            options.kafka_options,
+            client_id="seer-backfill-consumer",
+        )
+    )
     factory = BackfillStrategyFactory(
         settings, producer, activity, healthcheck_file=options.healthcheck_file
     )
@@ -109,7 +82,15 @@ def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activi
         None,
         None,
     )
-    consumer = KafkaConsumer(consumer_config(options))
+    config = consumer_config(
+        options.bootstrap_servers,
+        options.group_id,
+        options.auto_offset_reset,
+        options.kafka_options,
+        client_id="seer-backfill-consumer",
+    )
+    config["max.poll.interval.ms"] = options.max_poll_interval_ms
+    consumer = KafkaConsumer(config)
     processor = StreamProcessor(
         consumer,
         Topic(settings.input_topic),

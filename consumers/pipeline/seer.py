@@ -1,6 +1,6 @@
 """Stage 4, Seer: `HashedBatch` → `BatchResult`.
 
-Runs in a thread pool (`RunTaskInThreads`). Sends the batch's records to
+Runs in a thread pool (`ThreadedStage`). Sends the batch's records to
 Seer in chunks, several requests at once on a shared executor, then marks
 the groups in PostgreSQL with one bulk JSON-path update. In delete mode it
 deletes the project's Seer records and clears the marks in chunks.

@@ -1,0 +1,232 @@
+"""Fixtures for end-to-end runs of the consumer as a separate process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from consumers.ingest.loader import IngestOptions, ingest_events
+from consumers.messages import ProjectBatch, encode_project_batch
+from consumers.samples.generate import generate_events
+from consumers.seer.service.server import SeerService
+
+SEER_BACKFILL = str(Path(sys.executable).parent / "seer-backfill")
+# Client settings the tansu test broker needs (slow joins with the default
+# session timeout, and a fetch back-off that throttles Arroyo).
+TANSU_OPTIONS = (
+    "-O",
+    "consumer:session.timeout.ms=6000",
+    "-O",
+    "consumer:fetch.queue.backoff.ms=10",
+)
+PARTITIONS = 2
+
+
+@dataclass
+class Topics:
+    """Topic names of one test, so tests on the shared broker never mix."""
+
+    input: str
+    dlq: str
+    outcomes: str
+    group: str
+    produced: dict[int, list[int]] = field(default_factory=dict)
+
+
+@pytest.fixture
+def topics(bootstrap_servers: str) -> Topics:
+    suffix = uuid.uuid4().hex[:8]
+    names = Topics(
+        input=f"backfill-project-batches-{suffix}",
+        dlq=f"backfill-project-batches-dlq-{suffix}",
+        outcomes=f"outcomes-{suffix}",
+        group=f"seer-backfill-{suffix}",
+    )
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    futures = admin.create_topics(
+        [
+            NewTopic(name, num_partitions=PARTITIONS, replication_factor=1)
+            for name in (names.input, names.dlq, names.outcomes)
+        ]
+    )
+    for future in futures.values():
+        future.result(timeout=30)
+    return names
+
+
+@pytest.fixture
+def seer_service(clean_database: str) -> Iterator[SeerService]:
+    service = SeerService(clean_database, port=0)
+    service.start()
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+def produce(
+    bootstrap_servers: str,
+    topics: Topics,
+    messages: list[tuple[bytes, bytes]],
+    headers: list[tuple[str, bytes]] | None = None,
+) -> None:
+    """Produce (key, value) pairs one record per batch; record their offsets."""
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "batch.num.messages": 1,
+            "partitioner": "murmur2_random",
+        }
+    )
+    delivered: list[Message] = []
+
+    def on_delivery(error: KafkaError | None, message: Message) -> None:
+        assert error is None, error
+        delivered.append(message)
+
+    for key, value in messages:
+        producer.produce(
+            topics.input, value=value, key=key, headers=headers, on_delivery=on_delivery
+        )
+        producer.flush(30)
+    assert len(delivered) == len(messages)
+    for message in delivered:
+        topics.produced.setdefault(message.partition(), []).append(message.offset())
+
+
+def schedule_batches(
+    bootstrap_servers: str, topics: Topics, batches: list[ProjectBatch]
+) -> None:
+    produce(
+        bootstrap_servers, topics, [(b.key(), encode_project_batch(b)) for b in batches]
+    )
+
+
+def run_consumer(
+    bootstrap_servers: str,
+    topics: Topics,
+    database_url: str,
+    seer_url: str,
+    *extra: str,
+    timeout: float = 180.0,
+) -> subprocess.CompletedProcess[str]:
+    command = [
+        SEER_BACKFILL,
+        "run",
+        "--bootstrap-servers",
+        bootstrap_servers,
+        "--consumer-group",
+        topics.group,
+        "--topic",
+        topics.input,
+        "--dlq-topic",
+        topics.dlq,
+        "--outcomes-topic",
+        topics.outcomes,
+        "--database-url",
+        database_url,
+        "--seer-url",
+        seer_url,
+        "--exit-after-idle-seconds",
+        "3",
+        "--join-timeout",
+        "5",
+        *TANSU_OPTIONS,
+        *extra,
+    ]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert result.returncode == 0, result.stderr[-5000:]
+    print(result.stderr[-20000:])
+    return result
+
+
+def read_topic(
+    bootstrap_servers: str, topic: str, idle_seconds: float = 2.0
+) -> list[Message]:
+    """Every record of the topic, read until nothing new arrives for a while.
+
+    Reading to an idle gap instead of the high watermark, because the test
+    broker reports a wrong watermark for batches of several records.
+    """
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "group.id": f"reader-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "fetch.queue.backoff.ms": 10,
+        }
+    )
+    metadata = consumer.list_topics(topic, timeout=10)
+    partitions = metadata.topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+    records: list[Message] = []
+    last = time.monotonic()
+    try:
+        while time.monotonic() - last < idle_seconds:
+            message = consumer.poll(0.2)
+            if message is None or message.error() is not None:
+                continue
+            records.append(message)
+            last = time.monotonic()
+    finally:
+        consumer.close()
+    return records
+
+
+def committed_offsets(bootstrap_servers: str, topics: Topics) -> dict[int, int]:
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap_servers, "group.id": topics.group}
+    )
+    try:
+        committed = consumer.committed(
+            [TopicPartition(topics.input, p) for p in range(PARTITIONS)], timeout=10
+        )
+    finally:
+        consumer.close()
+    return {tp.partition: tp.offset for tp in committed if tp.offset >= 0}
+
+
+def onward_offsets(database_url: str, run_id: str) -> dict[int, list[int]]:
+    """Offsets of the next-batch messages the consumer produced, from the ledger."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT outputs -> 'next_batch' FROM backfill_ledger "
+            "WHERE run_id = %s AND outputs ? 'next_batch'",
+            (run_id,),
+        ).fetchall()
+    offsets: dict[int, list[int]] = {}
+    for (entry,) in rows:
+        offsets.setdefault(entry["partition"], []).append(entry["offset"])
+    return offsets
+
+
+def load_sdk_events(
+    database_url: str, project_ids: list[int], count: int, seed: int
+) -> None:
+    """Ingest SDK-generated events, spread round-robin over the projects."""
+    events = list(generate_events(count, seed=seed))
+    with psycopg.connect(database_url) as conn:
+        for index, project_id in enumerate(project_ids):
+            share = events[index :: len(project_ids)]
+            report = ingest_events(
+                share, project_id, conn, IngestOptions(organization_id=7)
+            )
+            assert report.ok, report.invalid
+
+
+def outcome_bodies(records: list[Message]) -> list[dict[str, Any]]:
+    return [json.loads(record.value()) for record in records]
