@@ -1,0 +1,148 @@
+"""Stack trace rules (Sentry's "enhancements"), evaluated by sentry-ophio.
+
+Rules come in two kinds, which Sentry evaluates in two passes and so do we:
+
+- classifier rules set ``in_app`` (``+app``/``-app``) and ``category``; they
+  run once per stack trace before any component is built;
+- contribution rules (``+group``/``-group``, ``max-frames``, ``min-frames``,
+  ``invert-stacktrace``) decide which frame components count towards the hash.
+
+A rule with actions of both kinds is split in two. Parsing takes a few
+milliseconds, so `load_enhancements` caches the parsed rules per file.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sentry_ophio.enhancers import Cache as RustCache
+from sentry_ophio.enhancers import Enhancements as RustEnhancements
+
+from consumers.grouping.errors import GroupingError
+
+DEFAULT_RULES_PATH = Path(__file__).parent / "rules" / "default.txt"
+
+# Actions close a rule line: optional range marker (^ callers, v callees),
+# a sign and a flag, or a variable assignment.
+_ACTION_RE = re.compile(r"^(?:[\^v]?[+-](?:app|group)|[a-z-]+=\S*)$")
+_TOKEN_RE = re.compile(r"\S+")
+_CLASSIFIER_ACTION_RE = re.compile(r"^(?:[\^v]?[+-]app|category=\S*)$")
+
+_RUST_CACHE = RustCache(2_000)
+
+
+@dataclass(frozen=True)
+class Enhancements:
+    """Parsed stack trace rules, split into the classifier and contribution passes.
+
+    ``source`` names the file or text the rules came from and ``text`` is the
+    rules text. Pickling sends the text, and unpickling parses it again, so
+    the rules can be handed to worker processes.
+    """
+
+    classifier: RustEnhancements
+    contributes: RustEnhancements
+    source: str
+    text: str
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_parse_for_unpickle, (self.text, self.source))
+
+    @classmethod
+    def parse(cls, text: str, *, source: str = "<text>") -> Enhancements:
+        """Parse rules text; raise GroupingError naming the invalid rule and line."""
+        classifier_lines: list[str] = []
+        contributes_lines: list[str] = []
+        for number, raw_line in enumerate(text.splitlines(), start=1):
+            line = _strip_comment(raw_line).strip()
+            if not line:
+                continue
+            matchers, actions = _split_rule(line)
+            if not actions or not matchers:
+                raise GroupingError(
+                    f"invalid stack trace rule at {source}:{number}: {line!r} "
+                    "needs matchers followed by at least one action"
+                )
+            classifier_actions = [a for a in actions if _CLASSIFIER_ACTION_RE.match(a)]
+            other_actions = [a for a in actions if not _CLASSIFIER_ACTION_RE.match(a)]
+            for kept, lines in (
+                (classifier_actions, classifier_lines),
+                (other_actions, contributes_lines),
+            ):
+                if kept:
+                    rule = " ".join([matchers, *kept])
+                    # Parsing each rule alone names the line of an error; the
+                    # engine's cache makes the parse of the whole set cheap.
+                    _parse_rust(rule, f"{source}:{number}")
+                    lines.append(rule)
+        return cls(
+            classifier=_parse_rust("\n".join(classifier_lines), source),
+            contributes=_parse_rust("\n".join(contributes_lines), source),
+            source=source,
+            text=text,
+        )
+
+
+def _parse_for_unpickle(text: str, source: str) -> Enhancements:
+    return Enhancements.parse(text, source=source)
+
+
+def _strip_comment(line: str) -> str:
+    """Drop a ``#`` comment that is not inside a quoted matcher value."""
+    quoted = False
+    for index, char in enumerate(line):
+        if char == '"':
+            quoted = not quoted
+        elif char == "#" and not quoted and (index == 0 or line[index - 1].isspace()):
+            return line[:index]
+    return line
+
+
+def _split_rule(line: str) -> tuple[str, list[str]]:
+    """Split a rule into its matchers text (kept verbatim) and its actions."""
+    tokens = list(_TOKEN_RE.finditer(line))
+    actions: list[str] = []
+    while tokens and _ACTION_RE.match(tokens[-1].group()):
+        actions.insert(0, tokens.pop().group())
+    matchers = line[: tokens[-1].end()] if tokens else ""
+    return matchers, actions
+
+
+def _parse_rust(text: str, source: str) -> RustEnhancements:
+    try:
+        return RustEnhancements.parse(text, _RUST_CACHE)
+    except RuntimeError as error:  # ophio reports parse errors as RuntimeError
+        raise GroupingError(f"invalid stack trace rule in {source}: {error}") from error
+
+
+def load_enhancements(path: str | Path | None = None) -> Enhancements:
+    """Load and cache the rules file at ``path`` (None: the project's default rules).
+
+    Raises GroupingError when the file cannot be read or contains an invalid rule.
+    """
+    if path is None:
+        return _load_default()
+    return _load_cached(os.fspath(Path(path).resolve()))
+
+
+@functools.lru_cache(maxsize=1)
+def _load_default() -> Enhancements:
+    # Skips resolving the path on every call, since callers that pass no
+    # rules may call this once per event.
+    return _load_cached(os.fspath(DEFAULT_RULES_PATH.resolve()))
+
+
+@functools.lru_cache(maxsize=16)
+def _load_cached(path: str) -> Enhancements:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise GroupingError(
+            f"cannot read stack trace rules file {path}: {error.strerror}"
+        ) from error
+    return Enhancements.parse(text, source=path)

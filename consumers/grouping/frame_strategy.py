@@ -1,0 +1,344 @@
+"""The frame strategy: one frame becomes a ``frame`` component.
+
+Children, in order: ``module``, ``filename``, ``function`` and, on platforms
+with trusted source, ``context_line``. Each child is cleaned per platform
+(basename and lower case for file names, generated-class markers removed for
+Java modules, trimmed names for native and JavaScript functions) and marked
+non-contributing where the value is known to vary between equal errors.
+
+The children depend only on a few strings and flags, so they are built by
+cached functions and shared between variants and events: never modify them.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from consumers.grouping.component import Component
+from consumers.grouping.platforms import (
+    CONTEXT_LINE_PLATFORMS,
+    behavior_family,
+    has_url_origin,
+)
+
+_RUBY_ERB_SUFFIX_RE = re.compile(r"__\d{4,}_\d{4,}$")
+_PATH_SEPARATOR_RE = re.compile(r"[/\\]")
+
+# Generated Java classes whose numeric or hex suffix changes between runs.
+_JAVA_REFLECT_RE = re.compile(
+    r"(sun\.reflect\.Generated(?:Serialization)?ConstructorAccessor)\d+"
+)
+_JAVA_CGLIB_RE = re.compile(r"(\$\$[\w_]+?CGLIB\$\$)[a-fA-F0-9]+(_[0-9]+)?")
+_JAVA_JAVASSIST_RE = re.compile(r"(\$\$_javassist)(?:_seam)?(?:_[0-9]+)?")
+_CLOJURE_FN_RE = re.compile(r"(\$fn__)\d+")
+_JAVA_ENHANCER_BY_RE = re.compile(
+    r"(\$\$?EnhancerBy[\w_]+?\$?\$)[a-fA-F0-9]+(_[0-9]+)?"
+)
+_JAVA_FAST_CLASS_BY_RE = re.compile(
+    r"(\$\$?FastClassBy[\w_]+?\$?\$)[a-fA-F0-9]+(_[0-9]+)?"
+)
+_JAVA_HIBERNATE_PROXY_RE = re.compile(r"(\$\$?HibernateProxy\$?\$)\w+(_[0-9]+)?")
+_JAVA_CODEGEN_RES = (
+    _JAVA_REFLECT_RE,
+    _JAVA_CGLIB_RE,
+    _JAVA_JAVASSIST_RE,
+    _CLOJURE_FN_RE,
+    _JAVA_ENHANCER_BY_RE,
+    _JAVA_FAST_CLASS_BY_RE,
+    _JAVA_HIBERNATE_PROXY_RE,
+)
+
+_REFLECTION_ACCESSORS = (
+    "sun.reflect.GeneratedMethodAccessor",
+    "jdk.internal.reflect.GeneratedMethodAccessor",
+)
+_UNKNOWN_JS_FUNCTIONS = frozenset(
+    {"?", "<anonymous function>", "<anonymous>", "Anonymous function"}
+)
+_LOW_QUALITY_JS_PATHS = frozenset(
+    {"[native code]", "native code", "eval code", "<anonymous>"}
+)
+
+MAX_CONTEXT_LINE_LENGTH = 120
+_CACHE_SIZE = 1 << 16
+
+_EMPTY_MODULE = Component("module")
+_EMPTY_FILENAME = Component("filename")
+_EMPTY_FUNCTION = Component("function")
+_EMPTY_CONTEXT_LINE = Component("context_line")
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def module_component(
+    module: str, platform: str | None, path_ends_with_module: bool
+) -> Component:
+    """Build the module child.
+
+    ``path_ends_with_module`` is whether the frame's abs_path ends with it.
+    """
+    if platform == "javascript" and "/" in module and path_ends_with_module:
+        return Component(
+            "module", [module], contributes=False, hint="ignored bad javascript module"
+        )
+    if platform != "java":
+        return Component("module", [module])
+    contributes = None
+    hint = None
+    if "$$Lambda$" in module:
+        contributes, hint = False, "ignored java lambda"
+    # Replacing the value makes the module count again, even a lambda's, as
+    # in Sentry.
+    for accessor in _REFLECTION_ACCESSORS:
+        if module.startswith(accessor):
+            return Component("module", [accessor], hint="removed reflection marker")
+    cleaned = module
+    for pattern in _JAVA_CODEGEN_RES:
+        cleaned = pattern.sub(r"\1<auto>", cleaned)
+    if cleaned != module:
+        return Component("module", [cleaned], hint="removed codegen marker")
+    return Component("module", [module], contributes=contributes, hint=hint)
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def filename_component(
+    filename: str, platform: str | None, points_to_url: bool, module_contributes: bool
+) -> Component:
+    """Build the filename child: lower-case basename, ignored for URLs and markers."""
+    basename = _PATH_SEPARATOR_RE.split(filename)[-1].lower()
+    if points_to_url:
+        return Component(
+            "filename",
+            [basename],
+            contributes=False,
+            hint="ignored because frame points to a URL",
+        )
+    if basename == "<anonymous>":
+        return Component(
+            "filename",
+            [basename],
+            contributes=False,
+            hint="ignored because filename is anonymous",
+        )
+    if basename == "[native code]":
+        return Component(
+            "filename",
+            [basename],
+            contributes=False,
+            hint="ignored because filename suggests native code",
+        )
+    hint = None
+    if platform == "java":
+        cleaned = _JAVA_JAVASSIST_RE.sub(r"\1<auto>", basename)
+        if cleaned != basename:
+            basename, hint = cleaned, "cleaned javassist parts"
+    if module_contributes:
+        return Component(
+            "filename",
+            [basename],
+            contributes=False,
+            hint="ignored because module takes precedence",
+        )
+    return Component("filename", [basename], hint=hint)
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def function_component(
+    function: str | None,
+    raw_function: str | None,
+    platform: str | None,
+    sourcemap_used: bool,
+    context_line_available: bool,
+) -> tuple[Component, bool]:
+    """Build the function child from the trimmed and the raw function name.
+
+    Returns the child and whether it contributed before the JavaScript
+    unknown-name rule, which Sentry applies after the frame took its flag.
+    C# prefers the raw name because Sentry started trimming C# names after
+    their hashes were fixed.
+    """
+    if platform == "csharp":
+        name = raw_function or function
+    else:
+        name = function or raw_function
+    family = behavior_family(platform)
+    if not name:
+        component = _EMPTY_FUNCTION
+    else:
+        component = _named_function_component(name, platform, family)
+        if family == "javascript" and sourcemap_used and context_line_available:
+            # Function names from source maps are unreliable when the
+            # context line can identify the frame instead.
+            component = Component(
+                "function",
+                component.values_list,
+                contributes=False,
+                hint="ignored because sourcemap used and context line available",
+            )
+    contributed = component.contributes
+    if family == "javascript":
+        component = _apply_unknown_javascript_name(component, raw_function or function)
+    return component, contributed
+
+
+def _named_function_component(
+    name: str, platform: str | None, family: str
+) -> Component:
+    if platform == "ruby":
+        if name.startswith("block "):
+            return Component("function", ["block"], hint="ruby block")
+        cleaned = _RUBY_ERB_SUFFIX_RE.sub("", name)
+        if cleaned != name:
+            return Component(
+                "function", [cleaned], hint="removed generated erb template suffix"
+            )
+    elif platform == "php":
+        contributes = None
+        hint = None
+        if name.startswith(("[Anonymous", "class@anonymous\x00")):
+            contributes, hint = False, "ignored anonymous function"
+        if name.startswith("class@anonymous"):
+            method = name.rsplit("::", 1)[-1]
+            if method != name:
+                return Component("function", [method], hint="anonymous class method")
+        return Component("function", [name], contributes=contributes, hint=hint)
+    elif platform == "java":
+        if name.startswith("lambda$"):
+            return Component(
+                "function", [name], contributes=False, hint="ignored lambda function"
+            )
+    elif family == "native":
+        if name in ("<redacted>", "<unknown>"):
+            return Component(
+                "function", [name], contributes=False, hint="ignored unknown function"
+            )
+    elif family == "javascript":
+        # Browsers disagree on the receiver prefix (Object.foo versus foo).
+        method = name.rsplit(".", 1)[-1]
+        if method != name:
+            return Component("function", [method], hint="trimmed javascript function")
+    return Component("function", [name])
+
+
+def _apply_unknown_javascript_name(component: Component, name: str | None) -> Component:
+    # Unknown function names are dropped consistently, so equal errors from
+    # different browsers share a hash.
+    if name:
+        name = name.rsplit(".", 1)[-1]
+    if not name:
+        if not component.contributes:
+            return component
+        return Component(
+            "function", component.values_list, contributes=False, hint=component.hint
+        )
+    if name in _UNKNOWN_JS_FUNCTIONS or name.endswith("/<"):
+        return Component(
+            "function",
+            component.values_list,
+            contributes=False,
+            hint="ignored unknown function name",
+        )
+    return component
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def context_line_component(raw: str, url_without_function: bool) -> Component:
+    """Build the context line child (whitespace collapsed).
+
+    ``url_without_function``: a JavaScript frame whose path is a URL and
+    which has no function name.
+    """
+    line = " ".join(raw.split())
+    if not line:
+        return _EMPTY_CONTEXT_LINE
+    if len(raw) > MAX_CONTEXT_LINE_LENGTH:
+        return Component(
+            "context_line",
+            [line],
+            contributes=False,
+            hint="ignored because line is too long",
+        )
+    if url_without_function:
+        return Component(
+            "context_line",
+            [line],
+            contributes=False,
+            hint="ignored because file path is a URL and function name is missing",
+        )
+    return Component("context_line", [line])
+
+
+def frame_children(
+    frame: Mapping[str, Any],
+    *,
+    filename: str | None,
+    platform: str | None,
+    function: str | None,
+    raw_function: str | None,
+) -> tuple[list[Component], bool, str | None]:
+    """Build the children of one frame.
+
+    ``filename`` and ``function`` are the frame's values after Sentry's
+    pre-grouping clean-up (query string removed, function name trimmed).
+    Returns the children, whether the frame contributes by them, and a
+    frame-level hint when the frame itself is ignored.
+    """
+    abs_path = _str_or_none(frame.get("abs_path"))
+    module_name = _str_or_none(frame.get("module"))
+    if module_name is None:
+        module = _EMPTY_MODULE
+    else:
+        ends_with = bool(abs_path) and abs_path.endswith(module_name)  # type: ignore[union-attr]
+        module = module_component(module_name, platform, ends_with)
+    if filename is None:
+        filename_child = _EMPTY_FILENAME
+    else:
+        filename_child = filename_component(
+            filename,
+            platform,
+            has_url_origin(abs_path, files_count_as_urls=False),
+            module.contributes,
+        )
+
+    family = behavior_family(platform)
+    context_line = None
+    raw_line = frame.get("context_line")
+    if isinstance(raw_line, str) and raw_line and platform in CONTEXT_LINE_PLATFORMS:
+        url_without_function = (
+            family == "javascript"
+            and not frame.get("function")
+            and has_url_origin(abs_path, files_count_as_urls=True)
+        )
+        context_line = context_line_component(raw_line, url_without_function)
+
+    data = frame.get("data")
+    function_child, function_contributed = function_component(
+        function,
+        raw_function,
+        platform,
+        type(data) is dict and data.get("sourcemap") is not None,
+        context_line is not None and context_line.contributes,
+    )
+
+    children = [module, filename_child, function_child]
+    contributes = (
+        module.contributes or filename_child.contributes or function_contributed
+    )
+    if context_line is not None:
+        children.append(context_line)
+        contributes = contributes or context_line.contributes
+
+    frame_hint = None
+    if family == "javascript":
+        name = raw_function or function
+        if name:
+            name = name.rsplit(".", 1)[-1]
+        if name == "eval" or abs_path in _LOW_QUALITY_JS_PATHS:
+            frame_hint = "ignored low quality javascript frame"
+    return children, contributes, frame_hint
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
