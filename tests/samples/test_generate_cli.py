@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from consumers.cli.main import cli
+
+
+def test_cli_generate_envelopes(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["generate-events", "--count", "6", "--out", str(tmp_path), "--seed", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert len(list(tmp_path.glob("*.envelope"))) == 6
+
+
+def test_cli_generate_json(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["generate-events", "--count", "4", "--out", str(tmp_path), "--format", "json"],
+    )
+    assert result.exit_code == 0, result.output
+    assert len(json.loads((tmp_path / "events.json").read_text())) == 4
+
+
+def test_cli_generate_one_scenario(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            "generate-events",
+            "--count",
+            "3",
+            "--out",
+            str(tmp_path),
+            "--format",
+            "json",
+            "--scenario",
+            "reports.bad_date",
+        ],
+    )
+    events = json.loads((tmp_path / "events.json").read_text())
+    assert result.exit_code == 0, result.output
+    assert {e["tags"]["scenario"] for e in events} == {"reports.bad_date"}
+
+
+def test_cli_generate_unknown_scenario_exit_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            "generate-events",
+            "--count",
+            "3",
+            "--out",
+            str(tmp_path),
+            "--scenario",
+            "nope",
+        ],
+    )
+    assert result.exit_code == 2
+
+
+def test_cli_generate_zero_count_exit_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["generate-events", "--count", "0", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 2
