@@ -1,0 +1,206 @@
+"""`seer-backfill schedule`: start a backfill run by publishing its first messages.
+
+Exit codes: 0 every message delivered (or dry run, or nothing to publish),
+1 a delivery failed or the database or broker could not be used, 2 usage
+error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from pathlib import Path
+
+import click
+import psycopg
+from tqdm import tqdm
+
+from consumers.cli import options
+from consumers.kafka.config import KafkaOptions, kafka_option
+from consumers.kafka.produce import OutgoingMessage
+from consumers.ops.schedule import (
+    RunOptions,
+    ScheduleError,
+    parse_cohort_text,
+    plan_schedule,
+    publish,
+)
+
+
+def _project_ids(project_id: tuple[int, ...], cohort_file: Path | None) -> list[int]:
+    ids = list(project_id)
+    if cohort_file is not None:
+        try:
+            text = cohort_file.read_text("utf-8")
+        except OSError as e:
+            raise click.BadParameter(str(e), param_hint="--cohort-file") from e
+        try:
+            ids.extend(parse_cohort_text(text, str(cohort_file)))
+        except ScheduleError as e:
+            raise click.BadParameter(str(e), param_hint="--cohort-file") from e
+    return ids
+
+
+@click.command()
+@click.option(
+    "--project-id",
+    type=click.IntRange(min=1),
+    multiple=True,
+    help="Project to backfill; repeatable.",
+)
+@click.option(
+    "--cohort-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File of project ids, one per line or comma-separated; # starts a comment.",
+)
+@click.option(
+    "--all-projects",
+    is_flag=True,
+    help="Backfill every project in the database, in id order.",
+)
+@click.option(
+    "--total-workers",
+    type=click.IntRange(min=1),
+    help="Worker mode: number of worker cohorts the projects are split into.",
+)
+@click.option(
+    "--worker-number",
+    type=click.IntRange(min=0),
+    multiple=True,
+    help="Worker mode: cohort to start, 0..total-1; repeatable [default: all].",
+)
+@click.option(
+    "--cohort-size",
+    type=click.IntRange(min=1),
+    help="Projects per chain, processed in order [default: one chain per "
+    "project, all in parallel]. Ignored in worker mode.",
+)
+@click.option("--run-id", help="Id of the run [default: a new UUID4, printed].")
+@click.option("--only-delete", is_flag=True, help="Delete the projects' Seer records.")
+@click.option(
+    "--enable-ingestion",
+    is_flag=True,
+    help="Mark each project complete when its backfill finishes.",
+)
+@click.option(
+    "--skip-processed-projects/--no-skip-processed-projects",
+    default=True,
+    show_default=True,
+    help="Skip projects already marked complete.",
+)
+@click.option(
+    "--skip-project-id",
+    type=click.IntRange(min=1),
+    multiple=True,
+    help="Project to leave out; repeatable.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the messages as JSON lines instead of publishing them.",
+)
+@options.database_url
+@options.bootstrap_servers
+@click.option(
+    "--topic",
+    default=options.INPUT_TOPIC,
+    show_default=True,
+    help="Topic of the project-batch messages.",
+)
+@kafka_option
+@options.log_level
+def schedule(
+    project_id: tuple[int, ...],
+    cohort_file: Path | None,
+    all_projects: bool,
+    total_workers: int | None,
+    worker_number: tuple[int, ...],
+    cohort_size: int | None,
+    run_id: str | None,
+    only_delete: bool,
+    enable_ingestion: bool,
+    skip_processed_projects: bool,
+    skip_project_id: tuple[int, ...],
+    dry_run: bool,
+    database_url: str,
+    bootstrap_servers: str,
+    topic: str,
+    kafka_option: tuple[str, ...],
+    log_level: str,
+) -> None:
+    """Publish the first project-batch messages of a backfill run.
+
+    Messages are keyed by project id. Running again with the same --run-id
+    publishes only the chains that have no row in backfill_ledger yet.
+
+    Exit codes: 0 success, 1 a delivery failed or the database could not be
+    read, 2 usage error.
+    """
+    options.configure_logging(log_level)
+    if worker_number and total_workers is None:
+        raise click.UsageError("--worker-number needs --total-workers")
+    ids = _project_ids(project_id, cohort_file)
+    run = RunOptions(
+        run_id=run_id or str(uuid.uuid4()),
+        only_delete=only_delete,
+        enable_ingestion=enable_ingestion,
+        skip_processed_projects=skip_processed_projects,
+        skip_project_ids=tuple(sorted(set(skip_project_id))),
+    )
+    kafka_options = KafkaOptions.parse(kafka_option)
+    click.echo(f"run id: {run.run_id}", err=dry_run)
+
+    try:
+        plan = plan_schedule(
+            database_url,
+            run,
+            project_ids=ids,
+            all_projects=all_projects,
+            total_workers=total_workers,
+            worker_numbers=worker_number,
+            cohort_size=cohort_size,
+        )
+    except ScheduleError as e:
+        raise click.UsageError(str(e)) from e
+    except psycopg.Error as e:
+        raise click.ClickException(
+            f"reading the database failed: {e}; check --database-url"
+        ) from e
+
+    # A dry run keeps stdout for the JSON lines.
+    if plan.skipped_project_ids:
+        skipped = len(plan.skipped_project_ids)
+        click.echo(f"left out by --skip-project-id: {skipped}", err=dry_run)
+    click.echo(
+        f"already in backfill_ledger, skipped: {len(plan.already_started)} chains",
+        err=dry_run,
+    )
+    if dry_run:
+        for batch in plan.batches:
+            line = {
+                "topic": topic,
+                "key": batch.key().decode(),
+                "value": batch.to_dict(),
+            }
+            click.echo(json.dumps(line, sort_keys=True))
+        click.echo(f"dry run: {len(plan.batches)} messages not published", err=True)
+        return
+    if not plan.batches:
+        click.echo("nothing to publish")
+        return
+
+    with tqdm(
+        total=len(plan.batches), unit="msg", disable=not sys.stderr.isatty()
+    ) as bar:
+
+        def advance(_: OutgoingMessage) -> None:
+            bar.update(1)
+
+        result = publish(plan.batches, bootstrap_servers, topic, kafka_options, advance)
+    click.echo(f"published: {result.delivered} messages to {topic}")
+    if not result.ok:
+        click.echo(f"failed: {len(result.failed)} messages", err=True)
+        for failure in result.failed[:10]:
+            click.echo(f"  {failure.message.label}: {failure.error}", err=True)
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""Kafka client configuration, broker queries and topic definitions."""

@@ -1,0 +1,204 @@
+"""librdkafka configuration for the producers, consumers and admin clients.
+
+The defaults are for Apache Kafka in production. Any librdkafka property can
+be added or overridden with `KafkaOptions`, which the CLI fills from the
+repeatable `-O/--kafka-option KEY=VALUE` (or the environment variable
+`SEER_BACKFILL_KAFKA_OPTION`, space-separated pairs). An option applies to
+every client a command creates. A `producer:`, `consumer:` or `admin:`
+prefix limits it to one kind of client, which keeps librdkafka from warning
+about properties that the other kinds ignore. Options are applied last, so
+they win over every default here.
+
+Example for the tansu test broker, whose group joins take half the session
+timeout and which needs a short fetch back-off for Arroyo's throughput:
+
+    -O consumer:session.timeout.ms=6000 -O consumer:fetch.queue.backoff.ms=10
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+import click
+
+from consumers.cli.options import envvar_for
+
+ClientKind = Literal["producer", "consumer", "admin"]
+CLIENT_KINDS: tuple[ClientKind, ...] = ("producer", "consumer", "admin")
+
+# A librdkafka configuration. Values are Any because confluent-kafka also
+# takes callables (`stats_cb`, `on_commit`) in the same mapping.
+KafkaConfig = dict[str, Any]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+PRODUCER_DEFAULTS: Mapping[str, str | int | bool] = {
+    # Retries inside librdkafka neither duplicate nor reorder messages.
+    "enable.idempotence": True,
+    "acks": "all",
+    # The same codec as the topics' `compression.type`, so brokers store
+    # batches as they arrive.
+    "compression.type": "lz4",
+    # The key-to-partition mapping of the Java client, so every producer of a
+    # project's messages picks the same partition.
+    "partitioner": "murmur2_random",
+}
+
+
+class KafkaOptionError(click.BadParameter):
+    """An `-O/--kafka-option` value that is not `[KIND:]KEY=VALUE`."""
+
+
+@dataclass(frozen=True)
+class KafkaOptions:
+    """Extra librdkafka properties: for every client, and per kind of client."""
+
+    common: Mapping[str, str] = field(default_factory=dict)
+    per_kind: Mapping[ClientKind, Mapping[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, values: Iterable[str]) -> KafkaOptions:
+        """Parse `[producer:|consumer:|admin:]KEY=VALUE` strings.
+
+        Raises `KafkaOptionError` for a value without `=`, with an empty key,
+        or with an unknown kind prefix.
+        """
+        common: dict[str, str] = {}
+        per_kind: dict[ClientKind, dict[str, str]] = {kind: {} for kind in CLIENT_KINDS}
+        for raw in values:
+            key, sep, value = raw.partition("=")
+            key = key.strip()
+            if not sep or not key:
+                raise KafkaOptionError(
+                    f"invalid Kafka option {raw!r}: expected KEY=VALUE, "
+                    "for example session.timeout.ms=6000"
+                )
+            kind, colon, name = key.partition(":")
+            if not colon:
+                common[key] = value
+                continue
+            if kind not in CLIENT_KINDS:
+                raise KafkaOptionError(
+                    f"invalid Kafka option {raw!r}: unknown client kind {kind!r}, "
+                    f"expected one of {', '.join(CLIENT_KINDS)}"
+                )
+            per_kind[kind][name] = value
+        return cls(common=common, per_kind=per_kind)
+
+    def for_client(self, kind: ClientKind) -> dict[str, str]:
+        """Return the options that apply to one kind of client."""
+        return {**self.common, **self.per_kind.get(kind, {})}
+
+
+NO_OPTIONS = KafkaOptions()
+
+
+def kafka_option(function: F) -> F:
+    """Add the repeatable `-O/--kafka-option` to a click command.
+
+    The command receives `kafka_option: tuple[str, ...]`; pass it to
+    `KafkaOptions.parse`.
+    """
+    decorator = click.option(
+        "--kafka-option",
+        "-O",
+        multiple=True,
+        metavar="[KIND:]KEY=VALUE",
+        envvar=envvar_for("--kafka-option"),
+        show_envvar=True,
+        help=(
+            "Extra librdkafka property, repeatable. KIND (producer, consumer or "
+            "admin) limits it to one kind of client. Example: "
+            "-O consumer:session.timeout.ms=6000."
+        ),
+    )
+    return decorator(function)
+
+
+def producer_config(
+    bootstrap_servers: str,
+    options: KafkaOptions = NO_OPTIONS,
+    *,
+    client_id: str | None = None,
+) -> KafkaConfig:
+    """Configuration of an idempotent producer (confluent-kafka or Arroyo)."""
+    config: KafkaConfig = {"bootstrap.servers": bootstrap_servers}
+    config.update(PRODUCER_DEFAULTS)
+    if client_id is not None:
+        config["client.id"] = client_id
+    config.update(options.for_client("producer"))
+    return config
+
+
+def consumer_config(
+    bootstrap_servers: str,
+    group_id: str,
+    auto_offset_reset: str = "earliest",
+    options: KafkaOptions = NO_OPTIONS,
+    *,
+    strict_offset_reset: bool | None = None,
+    enable_auto_commit: bool = False,
+    client_id: str | None = None,
+) -> KafkaConfig:
+    """Configuration of Arroyo's `KafkaConsumer`, built by Arroyo's own builder.
+
+    Offsets are committed by Arroyo's commit step only (`enable_auto_commit`
+    False). The `-O` options are applied after Arroyo's builder, because the
+    builder overwrites properties such as `queued.min.messages` that it sets
+    itself.
+    """
+    from arroyo.backends.kafka.configuration import (
+        build_kafka_consumer_configuration,
+    )
+
+    default_config: KafkaConfig = {}
+    if client_id is not None:
+        default_config["client.id"] = client_id
+    config: KafkaConfig = build_kafka_consumer_configuration(
+        default_config,
+        group_id=group_id,
+        auto_offset_reset=auto_offset_reset,
+        bootstrap_servers=[bootstrap_servers],
+        strict_offset_reset=strict_offset_reset,
+        enable_auto_commit=enable_auto_commit,
+    )
+    config.update(options.for_client("consumer"))
+    return config
+
+
+def reader_config(
+    bootstrap_servers: str,
+    options: KafkaOptions = NO_OPTIONS,
+    *,
+    group_id: str | None = None,
+) -> KafkaConfig:
+    """Configuration of a plain confluent-kafka consumer that uses `assign()`.
+
+    The operations commands read partitions directly and never join a group.
+    confluent-kafka requires a `group.id` even then, so one is generated when
+    none is given. Nothing is committed unless the caller commits.
+    """
+    config: KafkaConfig = {
+        "bootstrap.servers": bootstrap_servers,
+        "group.id": group_id or f"seer-backfill-reader-{uuid.uuid4().hex[:12]}",
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "enable.partition.eof": True,
+        "auto.offset.reset": "earliest",
+        "client.id": f"seer-backfill-ops-{os.getpid()}",
+    }
+    config.update(options.for_client("consumer"))
+    return config
+
+
+def admin_config(
+    bootstrap_servers: str, options: KafkaOptions = NO_OPTIONS
+) -> KafkaConfig:
+    """Configuration of an `AdminClient`."""
+    config: KafkaConfig = {"bootstrap.servers": bootstrap_servers}
+    config.update(options.for_client("admin"))
+    return config

@@ -1,0 +1,1 @@
+"""Operations: scheduling runs, offset resets, DLQ replay, lag and metrics."""

@@ -1,0 +1,248 @@
+"""Plan and publish the first project-batch messages of a backfill run.
+
+Each message starts a chain: the consumer processes one batch and publishes
+the next message of the chain itself. A run is one of:
+- projects (explicit ids, a cohort file, or every project in the database):
+  one chain per project by default, so projects run in parallel across
+  partitions; with a cohort size K, chains of K projects processed in order;
+- worker mode: one message per worker number, with no project; the consumer
+  resolves the worker's cohorts of projects itself.
+
+Publishing the same run id twice is safe: a chain whose first batch key is
+already in `backfill_ledger` is skipped here, and the consumer skips
+duplicate batches that reach it anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from confluent_kafka import Producer
+
+from consumers.kafka.config import KafkaOptions, producer_config
+from consumers.kafka.produce import DeliveryResult, OutgoingMessage, produce_all
+from consumers.messages import ProjectBatch, encode_project_batch
+
+logger = logging.getLogger(__name__)
+
+
+class ScheduleError(ValueError):
+    """A run that cannot be planned; the message names the value and the fix."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Settings copied into every message of the run."""
+
+    run_id: str
+    only_delete: bool = False
+    enable_ingestion: bool = False
+    skip_processed_projects: bool = True
+    skip_project_ids: tuple[int, ...] = ()
+
+
+@dataclass
+class SchedulePlan:
+    """Messages to publish, and the chains left out because they already ran."""
+
+    batches: list[ProjectBatch]
+    already_started: list[ProjectBatch] = field(default_factory=list)
+    skipped_project_ids: list[int] = field(default_factory=list)
+
+
+def parse_cohort_text(text: str, source: str = "cohort file") -> list[int]:
+    """Project ids from text with one id per line or comma-separated ids.
+
+    Blank lines and `#` comments are ignored. Raises `ScheduleError` naming
+    the line of the first token that is not a positive integer.
+    """
+    ids: list[int] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        content = line.split("#", 1)[0]
+        for token in re.split(r"[,\s]+", content.strip()):
+            if not token:
+                continue
+            if not token.isdigit() or int(token) < 1:
+                raise ScheduleError(
+                    f"{source} line {number}: {token!r} is not a project id "
+                    "(a positive integer)"
+                )
+            ids.append(int(token))
+    return ids
+
+
+def unique_in_order(ids: Iterable[int]) -> list[int]:
+    seen: set[int] = set()
+    result: list[int] = []
+    for i in ids:
+        if i not in seen:
+            seen.add(i)
+            result.append(i)
+    return result
+
+
+def project_chains(
+    project_ids: Sequence[int], run: RunOptions, cohort_size: int | None = None
+) -> list[ProjectBatch]:
+    """First messages for `project_ids` (already without the skipped ones).
+
+    Without `cohort_size` every project is its own chain (`cohort` None).
+    With it, consecutive groups of `cohort_size` projects form one chain that
+    starts at the first project of the group (`cohort_index` 0).
+    """
+    if cohort_size is not None and cohort_size < 1:
+        raise ScheduleError(f"cohort size {cohort_size} must be at least 1")
+    common: dict[str, Any] = {
+        "run_id": run.run_id,
+        "only_delete": run.only_delete,
+        "enable_ingestion": run.enable_ingestion,
+        "skip_processed_projects": run.skip_processed_projects,
+        "skip_project_ids": run.skip_project_ids,
+    }
+    if cohort_size is None:
+        return [ProjectBatch(project_id=p, **common) for p in project_ids]
+    chains = []
+    for start in range(0, len(project_ids), cohort_size):
+        cohort = tuple(project_ids[start : start + cohort_size])
+        chains.append(
+            ProjectBatch(project_id=cohort[0], cohort=cohort, cohort_index=0, **common)
+        )
+    return chains
+
+
+def worker_chains(
+    total_workers: int, worker_numbers: Sequence[int], run: RunOptions
+) -> list[ProjectBatch]:
+    """Build one message per worker number, or per worker when none are given."""
+    if total_workers < 1:
+        raise ScheduleError(f"--total-workers {total_workers} must be at least 1")
+    numbers = list(worker_numbers) or list(range(total_workers))
+    outside = [n for n in numbers if not 0 <= n < total_workers]
+    if outside:
+        raise ScheduleError(
+            f"worker numbers {outside} are outside 0..{total_workers - 1} "
+            f"for --total-workers {total_workers}"
+        )
+    return [
+        ProjectBatch(
+            run_id=run.run_id,
+            project_id=None,
+            worker_number=n,
+            total_workers=total_workers,
+            only_delete=run.only_delete,
+            enable_ingestion=run.enable_ingestion,
+            skip_processed_projects=run.skip_processed_projects,
+            skip_project_ids=run.skip_project_ids,
+        )
+        for n in unique_in_order(numbers)
+    ]
+
+
+def all_project_ids(conn: psycopg.Connection[Any]) -> list[int]:
+    """Return every project id in the database, ascending."""
+    rows = conn.execute("SELECT id FROM projects ORDER BY id").fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def existing_batch_keys(conn: psycopg.Connection[Any], keys: Sequence[str]) -> set[str]:
+    """Return the keys among `keys` that have a `backfill_ledger` row, in any state."""
+    if not keys:
+        return set()
+    rows = conn.execute(
+        "SELECT batch_key FROM backfill_ledger WHERE batch_key = ANY(%s)", (list(keys),)
+    ).fetchall()
+    return {str(row[0]) for row in rows}
+
+
+def drop_started(
+    chains: Sequence[ProjectBatch], existing_keys: set[str]
+) -> tuple[list[ProjectBatch], list[ProjectBatch]]:
+    """Split chains into (to publish, already in the ledger) by first batch key."""
+    fresh = [c for c in chains if c.batch_key not in existing_keys]
+    started = [c for c in chains if c.batch_key in existing_keys]
+    return fresh, started
+
+
+def plan_schedule(
+    database_url: str,
+    run: RunOptions,
+    *,
+    project_ids: Sequence[int] = (),
+    all_projects: bool = False,
+    total_workers: int | None = None,
+    worker_numbers: Sequence[int] = (),
+    cohort_size: int | None = None,
+) -> SchedulePlan:
+    """Choose the chains of the run and leave out those already in the ledger.
+
+    Exactly one source: `project_ids`, `all_projects` or `total_workers`.
+    Raises `ScheduleError` for invalid input and `psycopg.Error` when the
+    database cannot be read.
+    """
+    sources = sum([bool(project_ids), all_projects, total_workers is not None])
+    if sources != 1:
+        raise ScheduleError(
+            "choose exactly one source of projects: --project-id/--cohort-file, "
+            "--all-projects, or --total-workers"
+        )
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        skipped: list[int] = []
+        if total_workers is not None:
+            chains = worker_chains(total_workers, worker_numbers, run)
+        else:
+            ids = unique_in_order(
+                all_project_ids(conn) if all_projects else project_ids
+            )
+            excluded = set(run.skip_project_ids)
+            skipped = [p for p in ids if p in excluded]
+            chosen = [p for p in ids if p not in excluded]
+            chains = project_chains(chosen, run, cohort_size)
+        existing = existing_batch_keys(conn, [c.batch_key for c in chains])
+    fresh, started = drop_started(chains, existing)
+    return SchedulePlan(fresh, started, skipped)
+
+
+def outgoing(batch: ProjectBatch, topic: str) -> OutgoingMessage:
+    label = (
+        f"project {batch.project_id}"
+        if batch.project_id is not None
+        else f"worker {batch.worker_number}/{batch.total_workers}"
+    )
+    return OutgoingMessage(
+        topic=topic,
+        key=batch.key(),
+        value=encode_project_batch(batch),
+        label=f"{label} of run {batch.run_id}",
+    )
+
+
+def publish(
+    batches: Sequence[ProjectBatch],
+    bootstrap_servers: str,
+    topic: str,
+    options: KafkaOptions | None = None,
+    on_delivered: Callable[[OutgoingMessage], None] | None = None,
+) -> DeliveryResult:
+    """Produce the batches keyed by project id and wait for every delivery report."""
+    producer = Producer(
+        producer_config(
+            bootstrap_servers,
+            options or KafkaOptions(),
+            client_id="seer-backfill-schedule",
+        )
+    )
+    result = produce_all(
+        producer, (outgoing(b, topic) for b in batches), on_delivered=on_delivered
+    )
+    logger.info(
+        "published %d of %d project-batch messages to %s",
+        result.delivered,
+        len(batches),
+        topic,
+    )
+    return result

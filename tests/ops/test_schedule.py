@@ -1,0 +1,329 @@
+"""Scheduling runs: planning functions, and the command against broker and database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner, Result
+
+from consumers.cli.schedule import schedule
+from consumers.embedded.broker import free_port
+from consumers.messages import ProjectBatch, decode_project_batch
+from consumers.ops.schedule import (
+    RunOptions,
+    ScheduleError,
+    drop_started,
+    parse_cohort_text,
+    project_chains,
+    unique_in_order,
+    worker_chains,
+)
+
+RUN = RunOptions(run_id="run-1", skip_project_ids=(9,))
+
+
+def test_cohort_text_lines_and_commas() -> None:
+    text = "1\n2, 3\n\n# comment\n4 # trailing\n5,6,\n"
+    assert parse_cohort_text(text) == [1, 2, 3, 4, 5, 6]
+
+
+def test_cohort_text_invalid_token() -> None:
+    with pytest.raises(ScheduleError, match="line 2: 'x7'"):
+        parse_cohort_text("1\nx7\n")
+
+
+def test_cohort_text_zero_rejected() -> None:
+    with pytest.raises(ScheduleError, match="'0'"):
+        parse_cohort_text("0")
+
+
+def test_unique_in_order() -> None:
+    assert unique_in_order([3, 1, 3, 2, 1]) == [3, 1, 2]
+
+
+def test_chains_one_per_project() -> None:
+    chains = project_chains([5, 7], RUN)
+    assert [c.project_id for c in chains] == [5, 7]
+    assert all(c.cohort is None for c in chains)
+    assert all(c.skip_project_ids == (9,) for c in chains)
+
+
+def test_chains_by_cohort_size() -> None:
+    chains = project_chains([1, 2, 3, 4, 5], RUN, cohort_size=2)
+    assert [c.cohort for c in chains] == [(1, 2), (3, 4), (5,)]
+    assert [c.project_id for c in chains] == [1, 3, 5]
+    assert all(c.cohort_index == 0 for c in chains)
+
+
+def test_chains_invalid_cohort_size() -> None:
+    with pytest.raises(ScheduleError, match="at least 1"):
+        project_chains([1], RUN, cohort_size=0)
+
+
+def test_worker_chains_all_workers() -> None:
+    chains = worker_chains(3, [], RUN)
+    assert [(c.worker_number, c.total_workers) for c in chains] == [
+        (0, 3),
+        (1, 3),
+        (2, 3),
+    ]
+    assert all(c.project_id is None for c in chains)
+
+
+def test_worker_chains_out_of_range() -> None:
+    with pytest.raises(ScheduleError, match=r"\[3\] are outside 0..2"):
+        worker_chains(3, [1, 3], RUN)
+
+
+def test_drop_started_by_first_key() -> None:
+    chains = project_chains([1, 2], RUN)
+    fresh, started = drop_started(chains, {chains[0].batch_key})
+    assert [c.project_id for c in fresh] == [2]
+    assert [c.project_id for c in started] == [1]
+
+
+# The command, against the broker and the database.
+
+
+@pytest.fixture
+def projects(clean_database: str) -> str:
+    with psycopg.connect(clean_database, autocommit=True) as conn:
+        for project_id in (30, 10, 20):
+            conn.execute(
+                "INSERT INTO projects (id, organization_id, slug) VALUES (%s, 1, %s)",
+                (project_id, f"p{project_id}"),
+            )
+    return clean_database
+
+
+def invoke(database_url: str, bootstrap_servers: str, topic: str, *args: str) -> Result:
+    return CliRunner().invoke(
+        schedule,
+        [
+            "--database-url",
+            database_url,
+            "--bootstrap-servers",
+            bootstrap_servers,
+            "--topic",
+            topic,
+            "-O",
+            "producer:batch.num.messages=1",
+            *args,
+        ],
+    )
+
+
+def batches(records: list) -> list[ProjectBatch]:  # type: ignore[type-arg]
+    return [decode_project_batch(r.value) for r in records]
+
+
+def test_schedule_project_ids(
+    projects: str,
+    bootstrap_servers: str,
+    make_topic: Callable[..., str],
+    read_topic: Callable[[str], list],  # type: ignore[type-arg]
+) -> None:
+    topic = make_topic("schedule", partitions=4)
+    result = invoke(
+        projects,
+        bootstrap_servers,
+        topic,
+        "--run-id",
+        "r-ids",
+        "--project-id",
+        "20",
+        "--project-id",
+        "10",
+        "--project-id",
+        "30",
+        "--skip-project-id",
+        "30",
+        "--only-delete",
+    )
+    assert result.exit_code == 0, result.output
+    assert "run id: r-ids" in result.stdout
+    assert "published: 2 messages" in result.stdout
+    records = read_topic(topic)
+    assert sorted(r.key for r in records) == [b"10", b"20"]
+    decoded = batches(records)
+    assert {b.project_id for b in decoded} == {10, 20}
+    assert all(b.only_delete and b.run_id == "r-ids" for b in decoded)
+    assert all(b.skip_project_ids == (30,) for b in decoded)
+
+
+def test_schedule_all_projects_in_cohorts(
+    projects: str,
+    bootstrap_servers: str,
+    make_topic: Callable[..., str],
+    read_topic: Callable[[str], list],  # type: ignore[type-arg]
+) -> None:
+    topic = make_topic("schedule")
+    result = invoke(
+        projects,
+        bootstrap_servers,
+        topic,
+        "--all-projects",
+        "--cohort-size",
+        "2",
+        "--no-skip-processed-projects",
+    )
+    assert result.exit_code == 0, result.output
+    decoded = batches(read_topic(topic))
+    assert [b.cohort for b in decoded] == [(10, 20), (30,)]
+    assert [b.project_id for b in decoded] == [10, 30]
+    assert not any(b.skip_processed_projects for b in decoded)
+
+
+def test_schedule_cohort_file(
+    projects: str,
+    bootstrap_servers: str,
+    make_topic: Callable[..., str],
+    read_topic: Callable[[str], list],  # type: ignore[type-arg]
+    tmp_path: Path,
+) -> None:
+    topic = make_topic("schedule")
+    cohort = tmp_path / "cohort.txt"
+    cohort.write_text("10, 20\n20\n# done\n")
+    result = invoke(projects, bootstrap_servers, topic, "--cohort-file", str(cohort))
+    assert result.exit_code == 0, result.output
+    assert sorted(b.project_id or 0 for b in batches(read_topic(topic))) == [10, 20]
+
+
+def test_schedule_worker_mode(
+    projects: str,
+    bootstrap_servers: str,
+    make_topic: Callable[..., str],
+    read_topic: Callable[[str], list],  # type: ignore[type-arg]
+) -> None:
+    topic = make_topic("schedule")
+    result = invoke(
+        projects,
+        bootstrap_servers,
+        topic,
+        "--total-workers",
+        "4",
+        "--worker-number",
+        "1",
+        "--enable-ingestion",
+    )
+    assert result.exit_code == 0, result.output
+    records = read_topic(topic)
+    assert [r.key for r in records] == [b"worker-1"]
+    (batch,) = batches(records)
+    assert batch.project_id is None
+    assert (batch.worker_number, batch.total_workers) == (1, 4)
+    assert batch.enable_ingestion
+
+
+def test_schedule_dry_run(
+    projects: str,
+    bootstrap_servers: str,
+    make_topic: Callable[..., str],
+    read_topic: Callable[[str], list],  # type: ignore[type-arg]
+) -> None:
+    topic = make_topic("schedule")
+    result = invoke(
+        projects,
+        bootstrap_servers,
+        topic,
+        "--all-projects",
+        "--dry-run",
+        "--run-id",
+        "d",
+    )
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["key"] for line in lines] == ["10", "20", "30"]
+    assert lines[0]["value"]["run_id"] == "d"
+    assert lines[0]["topic"] == topic
+    assert "dry run: 3 messages not published" in result.stderr
+    assert read_topic(topic) == []
+
+
+def test_schedule_run_twice(
+    projects: str,
+    bootstrap_servers: str,
+    make_topic: Callable[..., str],
+    read_topic: Callable[[str], list],  # type: ignore[type-arg]
+) -> None:
+    topic = make_topic("schedule")
+    first = invoke(
+        projects, bootstrap_servers, topic, "--all-projects", "--run-id", "twice"
+    )
+    assert first.exit_code == 0, first.output
+    # The consumer processed the first batch of project 10's chain.
+    key = ProjectBatch(run_id="twice", project_id=10).batch_key
+    with psycopg.connect(projects, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO backfill_ledger (batch_key, run_id, project_id, state) "
+            "VALUES (%s, 'twice', 10, 'done')",
+            (key,),
+        )
+    second = invoke(
+        projects, bootstrap_servers, topic, "--all-projects", "--run-id", "twice"
+    )
+    assert second.exit_code == 0, second.output
+    assert "already in backfill_ledger, skipped: 1 chains" in second.stdout
+    assert "published: 2 messages" in second.stdout
+    keys = [r.key for r in read_topic(topic)]
+    assert sorted(keys) == [b"10", b"20", b"20", b"30", b"30"]
+
+
+def test_schedule_nothing_left(
+    projects: str, bootstrap_servers: str, make_topic: Callable[..., str]
+) -> None:
+    topic = make_topic("schedule")
+    result = invoke(
+        projects,
+        bootstrap_servers,
+        topic,
+        "--project-id",
+        "10",
+        "--skip-project-id",
+        "10",
+    )
+    assert result.exit_code == 0, result.output
+    assert "nothing to publish" in result.stdout
+
+
+def test_schedule_delivery_failure(projects: str) -> None:
+    # Nothing listens on this port, so every delivery times out.
+    closed = f"127.0.0.1:{free_port()}"
+    result = invoke(
+        projects,
+        closed,
+        "t",
+        "--project-id",
+        "10",
+        "-O",
+        "producer:message.timeout.ms=1000",
+    )
+    assert result.exit_code == 1
+    assert "failed: 1 messages" in result.stderr
+
+
+def test_schedule_needs_one_source(projects: str, bootstrap_servers: str) -> None:
+    result = invoke(
+        projects, bootstrap_servers, "t", "--all-projects", "--project-id", "1"
+    )
+    assert result.exit_code == 2
+    assert "exactly one source" in result.stderr
+
+
+def test_schedule_worker_number_needs_total(
+    projects: str, bootstrap_servers: str
+) -> None:
+    result = invoke(projects, bootstrap_servers, "t", "--worker-number", "1")
+    assert result.exit_code == 2
+    assert "--total-workers" in result.stderr
+
+
+def test_schedule_bad_database(bootstrap_servers: str) -> None:
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/none"
+    result = invoke(url, bootstrap_servers, "t", "--project-id", "1")
+    assert result.exit_code == 1
+    assert "--database-url" in result.stderr
