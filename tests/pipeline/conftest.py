@@ -15,7 +15,8 @@ from typing import Any
 import psycopg
 import pytest
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from consumers.ingest.loader import IngestOptions, ingest_events
 from consumers.messages import ProjectBatch, encode_project_batch
@@ -80,7 +81,7 @@ def produce(
     bootstrap_servers: str,
     topics: Topics,
     messages: list[tuple[bytes, bytes]],
-    headers: list[tuple[str, bytes]] | None = None,
+    headers: list[tuple[str, str | bytes | None]] | None = None,
 ) -> None:
     """Produce (key, value) pairs one record per batch; record their offsets."""
     producer = Producer(
@@ -103,7 +104,9 @@ def produce(
         producer.flush(30)
     assert len(delivered) == len(messages)
     for message in delivered:
-        topics.produced.setdefault(message.partition(), []).append(message.offset())
+        partition, offset = message.partition(), message.offset()
+        assert partition is not None and offset is not None
+        topics.produced.setdefault(partition, []).append(offset)
 
 
 def schedule_batches(
@@ -229,4 +232,9 @@ def load_sdk_events(
 
 
 def outcome_bodies(records: list[Message]) -> list[dict[str, Any]]:
-    return [json.loads(record.value()) for record in records]
+    bodies: list[dict[str, Any]] = []
+    for record in records:
+        value = record.value()
+        assert value is not None
+        bodies.append(json.loads(value))
+    return bodies

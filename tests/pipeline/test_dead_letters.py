@@ -87,7 +87,9 @@ def test_seer_rejection_goes_to_dlq_and_replays(
     assert ledger_rows == (0,)
 
     seer_service.update_faults(error_rate=0.0)
-    produce(bootstrap_servers, topics, [(dead[0].key(), dead[0].value())])
+    key, value = dead[0].key(), dead[0].value()
+    assert key is not None and value is not None
+    produce(bootstrap_servers, topics, [(key, value)])
     run_consumer(bootstrap_servers, topics, clean_database, seer_service.url)
     with psycopg.connect(clean_database) as conn:
         marked = conn.execute(
