@@ -8,6 +8,7 @@ import click
 
 from consumers.cli import options as opt
 from consumers.kafka.config import KafkaOptions, kafka_option
+from consumers.ops.tracing import init_sentry
 from consumers.pipeline.runner import ConsumerOptions, run_consumer
 from consumers.pipeline.settings import PipelineSettings
 
@@ -120,6 +121,26 @@ _defaults = PipelineSettings(database_url="", seer_url="")
 )
 @kafka_option
 @opt.setting(
+    "--metrics-port",
+    type=click.IntRange(min=0, max=65535),
+    default=None,
+    help="Serve Prometheus metrics on this TCP port (0 picks a free port); "
+    "unset serves none.",
+)
+@opt.setting(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the metrics endpoint binds to (0.0.0.0 for every interface).",
+)
+@opt.setting(
+    "--lag-sample-interval",
+    type=click.FloatRange(min=1),
+    default=30.0,
+    show_default=True,
+    help="Seconds between consumer-lag samples for the metrics endpoint.",
+)
+@opt.setting(
     "--exit-after-idle-seconds",
     type=click.FloatRange(min=0),
     default=0.0,
@@ -150,6 +171,9 @@ def run(
     seer_outage_timeout: float,
     rules_path: str | None,
     kafka_option: tuple[str, ...],
+    metrics_port: int | None,
+    metrics_host: str,
+    lag_sample_interval: float,
     exit_after_idle_seconds: float,
 ) -> None:
     """Run the backfill consumer on the project-batch topic.
@@ -183,5 +207,9 @@ def run(
         healthcheck_file=healthcheck_file_path,
         exit_after_idle_seconds=exit_after_idle_seconds,
         kafka_options=KafkaOptions.parse(kafka_option),
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
+        lag_sample_interval_seconds=lag_sample_interval,
     )
+    init_sentry(service="consumer")
     run_consumer(settings, consumer)

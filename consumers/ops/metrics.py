@@ -57,6 +57,7 @@ from importlib import metadata
 from typing import Literal
 
 from consumers.ops.metrics_setup import prepare_multiprocess_dir
+from consumers.ops.tracing import stage_transaction
 
 MULTIPROCESS_DIR = prepare_multiprocess_dir()
 
@@ -167,13 +168,15 @@ BUILD_INFO.labels(version=_installed_version()).set(1)
 def time_stage(stage: Stage) -> Iterator[None]:
     """Observe the duration of the block in `seer_backfill_stage_duration_seconds`.
 
-    The duration is recorded when the block raises, too.
+    The duration is recorded when the block raises, too. With the sentry-sdk
+    on, the block is also traced as a transaction named after the stage.
     """
     if stage not in STAGES:
         raise ValueError(f"unknown pipeline stage {stage!r}; expected one of {STAGES}")
     started = time.perf_counter()
     try:
-        yield
+        with stage_transaction(stage):
+            yield
     finally:
         STAGE_DURATION.labels(stage=stage).observe(time.perf_counter() - started)
 

@@ -18,6 +18,7 @@ from arroyo.dlq import InvalidMessage
 from arroyo.types import BrokerValue, Message
 
 from consumers.messages import InvalidBatch, decode_project_batch
+from consumers.ops.metrics import time_stage
 from consumers.pipeline.types import Coordinates, DecodedBatch
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,8 @@ def decode(message: Message[KafkaPayload]) -> DecodedBatch:
     """Decode one message; raise `InvalidMessage` with a reason when it is invalid."""
     source = coordinates_of(message)
     try:
-        batch = decode_project_batch(message.payload.value)
+        with time_stage("decode"):
+            batch = decode_project_batch(message.payload.value)
     except InvalidBatch as e:
         logger.warning(
             "invalid project-batch message at topic=%s partition=%d offset=%d: %s",

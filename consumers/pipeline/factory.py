@@ -32,6 +32,7 @@ from arroyo.processing.strategies.run_task_with_multiprocessing import (
 from arroyo.types import Commit, FilteredPayload, Partition
 
 from consumers.db.pool import open_pool
+from consumers.ops.metrics import REBALANCES, SEER_REQUEST_ERRORS, observe_seer_request
 from consumers.pipeline import hashing
 from consumers.pipeline.activity import Activity, CountEntering, CountFinished
 from consumers.pipeline.decode import decode
@@ -42,9 +43,23 @@ from consumers.pipeline.settings import PipelineSettings
 from consumers.pipeline.threaded import ThreadedStage
 from consumers.pipeline.types import BatchPlan, BatchResult, DecodedBatch, HashedBatch
 from consumers.seer.client import SeerClient, SeerClientConfig
+from consumers.seer.observer import RequestSample
 from consumers.seer.retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
+
+
+class SeerRequestMetrics:
+    """Records every Seer HTTP attempt in the Prometheus metrics."""
+
+    def record_request(self, sample: RequestSample) -> None:
+        observe_seer_request(
+            sample.endpoint, sample.status_code, sample.latency_seconds
+        )
+        if sample.outcome != "success":
+            SEER_REQUEST_ERRORS.labels(
+                endpoint=sample.endpoint, kind=sample.outcome
+            ).inc()
 
 
 def build_seer_client(settings: PipelineSettings) -> SeerClient:
@@ -56,7 +71,7 @@ def build_seer_client(settings: PipelineSettings) -> SeerClient:
         max_concurrency=settings.seer_concurrency,
         max_requests_per_second=settings.seer_max_requests_per_second or None,
     )
-    return SeerClient(config)
+    return SeerClient(config, observer=SeerRequestMetrics())
 
 
 class BackfillStrategyFactory(ProcessingStrategyFactory[KafkaPayload]):
@@ -86,7 +101,9 @@ class BackfillStrategyFactory(ProcessingStrategyFactory[KafkaPayload]):
         if settings.processes > 0:
             self.processes = MultiprocessingPool(
                 settings.processes,
-                initializer=functools.partial(hashing.configure, settings.rules_path),
+                initializer=functools.partial(
+                    hashing.initialize_worker, settings.rules_path
+                ),
             )
 
     def create_with_partitions(
@@ -94,6 +111,7 @@ class BackfillStrategyFactory(ProcessingStrategyFactory[KafkaPayload]):
     ) -> ProcessingStrategy[KafkaPayload]:
         settings = self.settings
         self.activity.assign()
+        REBALANCES.inc()
         logger.info(
             "building strategy chain for partitions %s",
             sorted(p.index for p in partitions),

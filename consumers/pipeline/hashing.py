@@ -21,6 +21,7 @@ from typing import Any
 from arroyo.types import Message
 
 from consumers import grouping
+from consumers.ops.metrics import init_worker_metrics, time_stage
 from consumers.pipeline.types import (
     Action,
     BatchPlan,
@@ -41,6 +42,12 @@ def configure(rules_path: str | None) -> None:
     global _enhancements, _rules_path
     _rules_path = rules_path
     _enhancements = None
+
+
+def initialize_worker(rules_path: str | None) -> None:
+    """Initializer of the hashing worker processes."""
+    init_worker_metrics()
+    configure(rules_path)
 
 
 def _get_enhancements() -> Any:
@@ -115,11 +122,12 @@ def hash_batch(message: Message[BatchPlan]) -> HashedBatch:
         return HashedBatch(plan=plan, records=(), filtered={})
     records: list[SeerRecord] = []
     filtered: Counter[str] = Counter()
-    for item in plan.events:
-        record, reason = hash_event(plan, item)
-        if record is not None:
-            records.append(record)
-        else:
-            assert reason is not None
-            filtered[reason] += 1
+    with time_stage("hashing"):
+        for item in plan.events:
+            record, reason = hash_event(plan, item)
+            if record is not None:
+                records.append(record)
+            else:
+                assert reason is not None
+                filtered[reason] += 1
     return HashedBatch(plan=plan, records=tuple(records), filtered=dict(filtered))

@@ -25,6 +25,7 @@ from psycopg_pool import ConnectionPool
 
 from consumers.db import ledger
 from consumers.db import lookup as queries
+from consumers.ops.metrics import time_stage
 from consumers.pipeline.cohorts import next_project_batch
 from consumers.pipeline.settings import PipelineSettings
 from consumers.pipeline.types import (
@@ -58,7 +59,7 @@ class Lookup:
 
     def __call__(self, message: Message[DecodedBatch]) -> BatchPlan:
         decoded = message.payload
-        with self.pool.connection() as conn:
+        with self.pool.connection() as conn, time_stage("lookup"):
             self._wait_for_killswitch(conn, decoded)
             claim = ledger.claim(
                 conn,

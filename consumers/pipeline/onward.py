@@ -26,6 +26,7 @@ from psycopg_pool import ConnectionPool
 
 from consumers.db import ledger, marks
 from consumers.messages import encode_project_batch
+from consumers.ops.metrics import BATCHES_PROCESSED, GROUPS_FILTERED, time_stage
 from consumers.pipeline.outcomes import build_outcomes
 from consumers.pipeline.settings import PipelineSettings
 from consumers.pipeline.types import Action, BatchResult
@@ -50,9 +51,18 @@ class Onward:
 
     def __call__(self, message: Message[BatchResult]) -> BatchResult:
         result = message.payload
-        plan = result.plan
-        if plan.action is Action.DUPLICATE:
+        if result.plan.action is Action.DUPLICATE:
+            BATCHES_PROCESSED.labels(result="duplicate").inc()
             return result
+        with time_stage("onward"):
+            self._deliver(result)
+        BATCHES_PROCESSED.labels(result=result.plan.action.value).inc()
+        for reason, count in result.filtered.items():
+            GROUPS_FILTERED.labels(reason=reason).inc(count)
+        return result
+
+    def _deliver(self, result: BatchResult) -> None:
+        plan = result.plan
         decoded = plan.source
         batch = decoded.batch
 
@@ -104,4 +114,3 @@ class Onward:
             ledger.complete(conn, batch, outputs)
             conn.commit()
         logger.debug("batch done %s: %s", decoded.log_ids(), outputs)
-        return result

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -24,6 +26,12 @@ from consumers.kafka.config import (
     KafkaOptions,
     consumer_config,
     producer_config,
+)
+from consumers.ops.lag_sampler import LagSampler
+from consumers.ops.metrics import (
+    DLQ_MESSAGES,
+    install_arroyo_metrics,
+    start_metrics_server,
 )
 from consumers.pipeline.activity import Activity
 from consumers.pipeline.dead_letter import DeadLetterProducer
@@ -44,6 +52,10 @@ class ConsumerOptions:
     healthcheck_file: str | None = None
     exit_after_idle_seconds: float = 0.0
     kafka_options: KafkaOptions = NO_OPTIONS
+    # Prometheus endpoint; None serves no metrics. Port 0 picks a free port.
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    lag_sample_interval_seconds: float = 30.0
 
 
 class ResponsiveKafkaConsumer(KafkaConsumer):
@@ -63,6 +75,14 @@ class ResponsiveKafkaConsumer(KafkaConsumer):
         if timeout is None or timeout > self.max_wait_seconds:
             timeout = self.max_wait_seconds
         return super().poll(timeout)
+
+
+def _on_dead_letter(activity: Activity) -> Callable[[str], None]:
+    def record(reason: str) -> None:
+        activity.dead_letter(reason)
+        DLQ_MESSAGES.labels(reason=reason).inc()
+
+    return record
 
 
 def _watch_idle(
@@ -87,6 +107,20 @@ def _watch_idle(
 def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activity:
     """Consume until a signal arrives or, if configured, until idle."""
     activity = Activity()
+    install_arroyo_metrics()
+    stack = ExitStack()
+    if options.metrics_port is not None:
+        server = start_metrics_server(options.metrics_port, options.metrics_host)
+        stack.callback(server.shutdown)
+        sampler = LagSampler(
+            options.bootstrap_servers,
+            options.group_id,
+            settings.input_topic,
+            options.lag_sample_interval_seconds,
+            options=options.kafka_options,
+        )
+        sampler.start()
+        stack.callback(sampler.stop)
     producer = KafkaProducer(
         producer_config(
             options.bootstrap_servers,
@@ -98,7 +132,9 @@ def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activi
         settings, producer, activity, healthcheck_file=options.healthcheck_file
     )
     dlq = DlqPolicy(
-        DeadLetterProducer(producer, Topic(options.dlq_topic), activity.dead_letter),
+        DeadLetterProducer(
+            producer, Topic(options.dlq_topic), _on_dead_letter(activity)
+        ),
         None,
         None,
     )
@@ -147,6 +183,7 @@ def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activi
         done.set()
         factory.shutdown()
         producer.close().result(timeout=30)
+        stack.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         logger.info("consumer stopped")

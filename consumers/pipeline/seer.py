@@ -33,6 +33,7 @@ from psycopg_pool import ConnectionPool
 
 from consumers.db import ledger, marks
 from consumers.db.lookup import SEER_MODEL_VERSION
+from consumers.ops.metrics import RECORDS_SENT, time_stage
 from consumers.pipeline.settings import PipelineSettings
 from consumers.pipeline.types import (
     Action,
@@ -81,12 +82,13 @@ class SubmitToSeer:
         hashed = message.payload
         plan = hashed.plan
         filtered = merge_counts(plan.filtered, hashed.filtered)
-        if plan.action is Action.DELETE:
-            self._delete_project(hashed)
-            return BatchResult(plan=plan, accepted=0, filtered=filtered)
-        if plan.action is not Action.BACKFILL or not hashed.records:
-            return BatchResult(plan=plan, accepted=0, filtered=filtered)
-        return self._backfill(hashed, filtered)
+        with time_stage("seer"):
+            if plan.action is Action.DELETE:
+                self._delete_project(hashed)
+                return BatchResult(plan=plan, accepted=0, filtered=filtered)
+            if plan.action is not Action.BACKFILL or not hashed.records:
+                return BatchResult(plan=plan, accepted=0, filtered=filtered)
+            return self._backfill(hashed, filtered)
 
     def _backfill(self, hashed: HashedBatch, filtered: dict[str, int]) -> BatchResult:
         plan = hashed.plan
@@ -108,6 +110,7 @@ class SubmitToSeer:
                 rejection = e
                 continue
             accepted.extend(chunk)
+            RECORDS_SENT.inc(len(chunk))
             for group_id, neighbour in response.groups_with_neighbor.items():
                 neighbours[group_id] = neighbour
 

@@ -1,0 +1,124 @@
+"""The running consumer as an operator sees it: metrics, health file, SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from consumers.messages import ProjectBatch
+from consumers.seer.service.server import SeerService
+
+from .conftest import (
+    SEER_BACKFILL,
+    TANSU_OPTIONS,
+    Topics,
+    committed_offsets,
+    load_sdk_events,
+    schedule_batches,
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _metric(text: str, name: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and not line.startswith("#"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_consumer_serves_metrics_and_stops_on_sigterm(
+    bootstrap_servers: str,
+    topics: Topics,
+    clean_database: str,
+    seer_service: SeerService,
+    tmp_path: Path,
+) -> None:
+    load_sdk_events(clean_database, [31], count=60, seed=3)
+    schedule_batches(
+        bootstrap_servers,
+        topics,
+        [ProjectBatch(run_id=str(uuid.uuid4()), project_id=31)],
+    )
+    port = _free_port()
+    health = tmp_path / "health"
+    process = subprocess.Popen(
+        [
+            SEER_BACKFILL,
+            "run",
+            "--bootstrap-servers",
+            bootstrap_servers,
+            "--consumer-group",
+            topics.group,
+            "--topic",
+            topics.input,
+            "--dlq-topic",
+            topics.dlq,
+            "--outcomes-topic",
+            topics.outcomes,
+            "--database-url",
+            clean_database,
+            "--seer-url",
+            seer_service.url,
+            "--metrics-port",
+            str(port),
+            "--healthcheck-file-path",
+            str(health),
+            "--lag-sample-interval",
+            "1",
+            *TANSU_OPTIONS,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        text = ""
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            try:
+                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+            except httpx.TransportError:
+                continue
+            if _metric(
+                text, 'seer_backfill_batches_processed_total{result="backfill"}'
+            ):
+                break
+        assert _metric(text, "seer_backfill_records_sent_total") > 0
+        assert _metric(
+            text, 'seer_backfill_stage_duration_seconds_count{stage="lookup"}'
+        )
+        assert _metric(
+            text, 'seer_backfill_stage_duration_seconds_count{stage="hashing"}'
+        )
+        assert _metric(text, "seer_backfill_seer_request_duration_seconds_count") > 0
+        assert _metric(text, "seer_backfill_rebalances_total") >= 1
+        assert "arroyo_" in text
+        assert health.exists()
+        assert time.time() - health.stat().st_mtime < 10
+
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, output[-3000:]
+    assert "received signal 15" in output
+    expected = {p: max(offsets) + 1 for p, offsets in topics.produced.items()}
+    committed = committed_offsets(bootstrap_servers, topics)
+    for partition, offset in expected.items():
+        assert committed.get(partition, 0) >= offset
