@@ -56,4 +56,9 @@ def cli() -> None:
 
 
 def main() -> None:
+    # Imported here, not at the top, because it must run before anything
+    # imports prometheus_client; it imports nothing heavy itself.
+    from consumers.ops.metrics_setup import forget_inherited_dir
+
+    forget_inherited_dir()
     sys.exit(cli.main(standalone_mode=True))

@@ -234,12 +234,17 @@ _FRAME_KEYS = frozenset({"family", "app", "function", "module", "path", "package
 
 
 def _matcher_cost(key: str) -> int:
+    # Matchers have no side effects, so their order changes only the cost.
+    # The family usually follows from the event's platform alone and rejects
+    # most events at once, so it goes first.
     key = key.lstrip("!")
-    if key in ("type", "value", "message"):
+    if key == "family":
         return 0
+    if key in ("type", "value", "message"):
+        return 1
     if key in _FRAME_KEYS:
-        return 2
-    return 1
+        return 3
+    return 2
 
 
 class EventFacts:

@@ -28,6 +28,21 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Set beside MULTIPROC_ENV when this module created the directory, so that a
+# separate seer-backfill command started from this process (a test, the
+# benchmark) can tell an inherited directory from one the user configured.
+CREATED_BY_ENV = "SEER_BACKFILL_METRICS_DIR_CREATED_BY"
+
+
+def forget_inherited_dir() -> None:
+    """Drop a metrics directory inherited from another seer-backfill process.
+
+    Call at the start of a command, before anything imports prometheus_client.
+    Arroyo's spawned workers do not run commands, so they keep the directory
+    of their consumer; a user-configured directory is kept too.
+    """
+    if os.environ.pop(CREATED_BY_ENV, None) is not None:
+        os.environ.pop(MULTIPROC_ENV, None)
 
 
 def _remove_directory(path: str, owner_pid: int) -> None:
@@ -71,6 +86,7 @@ def prepare_multiprocess_dir() -> Path:
     else:
         path = Path(tempfile.mkdtemp(prefix="seer-backfill-metrics-"))
         os.environ[MULTIPROC_ENV] = str(path)
+        os.environ[CREATED_BY_ENV] = str(os.getpid())
         atexit.register(_remove_directory, str(path), os.getpid())
     _switch_loaded_client()
     return path
