@@ -96,10 +96,10 @@ class FingerprintRule:
 
     def matches(self, event: Mapping[str, Any] | EventFacts) -> bool:
         facts = event if isinstance(event, EventFacts) else EventFacts(event)
-        return all(
-            _matcher_holds(key, pattern, facts)
-            for key, pattern in self._ordered_matchers
-        )
+        for key, pattern in self._ordered_matchers:
+            if not _matcher_holds(key, pattern, facts):
+                return False
+        return True
 
 
 def parse_rules_text(text: str, *, is_builtin: bool) -> list[FingerprintRule]:
@@ -252,6 +252,8 @@ class EventFacts:
 
     def __init__(self, event: Mapping[str, Any]) -> None:
         self.event = event
+        # Family pattern -> result; every built-in rule tests the same family.
+        self.family_matches: dict[str, bool] = {}
 
     @functools.cached_property
     def exceptions(self) -> list[Mapping[str, Any]]:
@@ -264,7 +266,21 @@ class EventFacts:
     @functools.cached_property
     def families(self) -> set[str]:
         platforms = {self.event.get("platform")}
-        platforms.update(frame.get("platform") for frame in self.frames)
+        # Reads the frames directly: this runs for every event and every
+        # built-in rule needs it, while `frames` is rarely needed.
+        for stacktrace in _stacktraces(self.event):
+            frames = stacktrace.get("frames")
+            if isinstance(frames, list):
+                platforms.update(
+                    [frame.get("platform") for frame in frames if type(frame) is dict]
+                )
+                platforms.update(
+                    [
+                        frame.get("platform")
+                        for frame in frames
+                        if type(frame) is not dict and isinstance(frame, Mapping)
+                    ]
+                )
         return {behavior_family(p) for p in platforms if isinstance(p, str) and p}
 
     @functools.cached_property
@@ -284,6 +300,12 @@ def _matcher_holds(key: str, pattern: str, facts: EventFacts) -> bool:
 
 def _any_value_matches(key: str, pattern: str, facts: EventFacts) -> bool:
     event = facts.event
+    if key == "family":
+        known = facts.family_matches.get(pattern)
+        if known is None:
+            known = _family_matches(pattern, facts)
+            facts.family_matches[pattern] = known
+        return known
     if key in ("type", "value"):
         return any(
             is_glob_match(value, pattern, case_insensitive=key == "value")
@@ -309,15 +331,17 @@ def _any_value_matches(key: str, pattern: str, facts: EventFacts) -> bool:
             k == tag and v is not None and is_glob_match(v, pattern)
             for k, v in _tags(event)
         )
-    if key == "family":
-        families = set(pattern.split(","))
-        if "all" in families:
-            return True
-        platform = event.get("platform")
-        if behavior_family(platform if isinstance(platform, str) else None) in families:
-            return True
-        return not families.isdisjoint(facts.families)
     return any(_frame_matches(key, pattern, frame) for frame in facts.frames)
+
+
+def _family_matches(pattern: str, facts: EventFacts) -> bool:
+    families = set(pattern.split(","))
+    if "all" in families:
+        return True
+    platform = facts.event.get("platform")
+    if behavior_family(platform if isinstance(platform, str) else None) in families:
+        return True
+    return not families.isdisjoint(facts.families)
 
 
 def _frame_matches(key: str, pattern: str, frame: Mapping[str, Any]) -> bool:
@@ -384,9 +408,14 @@ def _stacktraces(event: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
 def _frames(event: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
     for stacktrace in _stacktraces(event):
         frames = stacktrace.get("frames")
-        for frame in frames if isinstance(frames, list) else []:
-            if isinstance(frame, Mapping):
-                yield frame
+        if isinstance(frames, list):
+            # Decoded JSON holds plain dicts, and the type check is far
+            # cheaper than the Mapping one.
+            yield from (
+                frame
+                for frame in frames
+                if type(frame) is dict or isinstance(frame, Mapping)
+            )
 
 
 def _crash_frame(event: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -1,4 +1,4 @@
-"""Where a chain goes next once a project is done or skipped."""
+"""The next step of a chain once a project is done or skipped."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ def next_project_batch(batch: ProjectBatch) -> ProjectBatch | None:
     """The first batch of the next project of the chain, or None at its end.
 
     Inside a cohort the next project is the next id in the cohort. In worker
-    mode, after the last project of a cohort, the message asks for the
+    mode, after the last project of a cohort, the message requests the
     worker's next cohort (`project_id` null, `last_project_id` advanced).
     """
     if batch.cohort is not None and batch.cohort_index + 1 < len(batch.cohort):

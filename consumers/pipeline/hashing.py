@@ -81,6 +81,24 @@ def hash_event(
         return None, "invalid_payload"
     if not isinstance(event, dict):
         return None, "invalid_payload"
+    try:
+        return _build_record(plan, item, event)
+    except Exception:
+        # A defect on one unusual event must not stop the whole backfill: the
+        # group is counted as filtered, logged with its ids, and picked up by
+        # a later run once the defect is fixed.
+        logger.exception(
+            "unexpected error while hashing: group=%d event=%s %s",
+            item.group_id,
+            item.event_id,
+            plan.source.log_ids(),
+        )
+        return None, "grouping_failed"
+
+
+def _build_record(
+    plan: BatchPlan, item: GroupEvent, event: dict[str, Any]
+) -> tuple[SeerRecord | None, str | None]:
     if not grouping.has_stacktrace(event):
         return None, "no_stacktrace"
     try:
