@@ -98,3 +98,38 @@ def test_seer_rejection_goes_to_dlq_and_replays(
         ).fetchone()
     assert marked is not None and marked[0] > 0
     assert len(read_topic(bootstrap_servers, topics.dlq)) == 1
+
+
+def test_seer_outage_delays_but_loses_nothing(
+    bootstrap_servers: str,
+    topics: Topics,
+    clean_database: str,
+    seer_service: SeerService,
+) -> None:
+    load_sdk_events(clean_database, [22], count=60, seed=4)
+    batch = ProjectBatch(run_id=str(uuid.uuid4()), project_id=22)
+    # More failures than the client's own retries, so the stage's outage
+    # backoff has to carry the batch through.
+    seer_service.update_faults(fail_next=10, error_status=503)
+    produce(bootstrap_servers, topics, [(batch.key(), encode_project_batch(batch))])
+    run_consumer(
+        bootstrap_servers,
+        topics,
+        clean_database,
+        seer_service.url,
+        "--seer-timeout",
+        "2",
+    )
+
+    assert read_topic(bootstrap_servers, topics.dlq, idle_seconds=1.0) == []
+    assert seer_service.stats().count("grouping_records", 503) == 10
+    with psycopg.connect(clean_database) as conn:
+        eligible = conn.execute(
+            "SELECT count(*) FROM groups WHERE times_seen > 1"
+        ).fetchone()
+        marked = conn.execute(
+            "SELECT count(*) FROM groups "
+            "WHERE data #> '{metadata,seer_similarity}' IS NOT NULL"
+        ).fetchone()
+    assert eligible is not None and eligible[0] > 0
+    assert marked == eligible
