@@ -235,3 +235,32 @@ def test_replay_of_whole_topic_doubles_nothing(
     assert ledger_after == ledger_before
     expected = _expected_end_offsets(topics, clean_database, backfilled)
     assert committed_offsets(bootstrap_servers, topics) == expected
+
+
+def test_delete_mode_clears_project(
+    backfilled: str,
+    bootstrap_servers: str,
+    topics: Topics,
+    clean_database: str,
+    seer_service: SeerService,
+) -> None:
+    target = PROJECTS[0]
+    with psycopg.connect(clean_database) as conn:
+        project_of: dict[int, int] = dict(
+            conn.execute("SELECT id, project_id FROM groups").fetchall()
+        )
+    kept_marks = {
+        g: m for g, m in _marks(clean_database).items() if project_of[g] != target
+    }
+    kept_records = sorted(r for r in _seer_hashes(clean_database) if r[0] != target)
+    assert any(r[0] == target for r in _seer_hashes(clean_database))
+
+    schedule_batches(
+        bootstrap_servers,
+        topics,
+        [ProjectBatch(run_id=str(uuid.uuid4()), project_id=target, only_delete=True)],
+    )
+    run_consumer(bootstrap_servers, topics, clean_database, seer_service.url)
+
+    assert _marks(clean_database) == kept_marks
+    assert sorted(_seer_hashes(clean_database)) == kept_records
