@@ -264,3 +264,40 @@ def test_delete_mode_clears_project(
 
     assert _marks(clean_database) == kept_marks
     assert sorted(_seer_hashes(clean_database)) == kept_records
+
+
+def test_worker_mode_covers_every_project(
+    bootstrap_servers: str,
+    topics: Topics,
+    clean_database: str,
+    seer_service: SeerService,
+) -> None:
+    projects = [41, 42, 43, 44, 45]
+    load_sdk_events(clean_database, projects, count=150, seed=6)
+    run_id = str(uuid.uuid4())
+    workers = [
+        ProjectBatch(run_id=run_id, project_id=None, worker_number=n, total_workers=2)
+        for n in range(2)
+    ]
+    schedule_batches(bootstrap_servers, topics, workers)
+    run_consumer(bootstrap_servers, topics, clean_database, seer_service.url)
+
+    with psycopg.connect(clean_database) as conn:
+        eligible = {
+            row[0]
+            for row in conn.execute(
+                "SELECT id FROM groups WHERE times_seen > 1"
+            ).fetchall()
+        }
+        processed = {
+            row[0]
+            for row in conn.execute(
+                "SELECT DISTINCT project_id FROM backfill_ledger "
+                "WHERE run_id = %s AND project_id IS NOT NULL",
+                (run_id,),
+            ).fetchall()
+        }
+    assert set(_marks(clean_database)) == eligible
+    assert processed == set(projects)
+    expected = _expected_end_offsets(topics, clean_database, run_id)
+    assert committed_offsets(bootstrap_servers, topics) == expected
