@@ -93,7 +93,7 @@ class BackfillStrategyFactory(ProcessingStrategyFactory[KafkaPayload]):
             settings.database_url, max_size=connections, name="backfill"
         )
         self.client = build_seer_client(settings)
-        self.lookup = Lookup(self.pool, settings, self.stopping)
+        self.lookup = Lookup(self.pool, producer, settings, self.stopping)
         self.seer = SubmitToSeer(self.client, self.pool, settings, self.stopping)
         self.onward = Onward(producer, self.pool, settings)
         hashing.configure(settings.rules_path)

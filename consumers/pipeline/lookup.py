@@ -8,23 +8,34 @@ switch and skip rules, reads the next batch of groups by keyset cursor (id
 descending, `id < cursor`) with each group's skip reason, the latest event of
 each eligible group, and the payloads from the node store: one query per step.
 
-Raises `psycopg.Error` on database failures, which stops the consumer
-without committing; the claim is then retried by the same message.
+The stage also produces the chain's next batch as soon as its cursor is
+known, and waits for the broker's acknowledgement. The next batch is then
+looked up while this one is hashed and sent to Seer, so a large project is
+pipelined instead of waiting for each batch in turn. This is safe under
+replay: a retry of this batch produces the next batch again, and that copy
+finds its batch key claimed or done in the ledger and does nothing.
+
+Raises `psycopg.Error` on database failures and `KafkaException` when the
+next batch cannot be delivered, which stops the consumer without
+committing; the same message then claims the batch again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import threading
 from typing import Any
 
 import psycopg
-from arroyo.types import Message
+from arroyo.backends.kafka import KafkaPayload, KafkaProducer
+from arroyo.types import Message, Topic
 from psycopg_pool import ConnectionPool
 
 from consumers.db import ledger
 from consumers.db import lookup as queries
+from consumers.messages import encode_project_batch
 from consumers.ops.metrics import time_stage
 from consumers.pipeline.cohorts import next_project_batch
 from consumers.pipeline.settings import PipelineSettings
@@ -50,12 +61,15 @@ class Lookup:
     def __init__(
         self,
         pool: ConnectionPool,
+        producer: KafkaProducer,
         settings: PipelineSettings,
         stopping: threading.Event,
     ) -> None:
         self.pool = pool
+        self.producer = producer
         self.settings = settings
         self.stopping = stopping
+        self.batches_topic = Topic(settings.input_topic)
 
     def __call__(self, message: Message[DecodedBatch]) -> BatchPlan:
         decoded = message.payload
@@ -76,7 +90,18 @@ class Lookup:
                 )
                 return BatchPlan(decoded, Action.DUPLICATE, note=claim.value)
             with conn.transaction():
-                return self._plan(conn, decoded)
+                plan = self._plan(conn, decoded)
+        return self._produce_next_batch(plan)
+
+    def _produce_next_batch(self, plan: BatchPlan) -> BatchPlan:
+        following = plan.next_batch
+        if following is None:
+            return plan
+        payload = KafkaPayload(following.key(), encode_project_batch(following), [])
+        future = self.producer.produce(self.batches_topic, payload)
+        delivered = future.result(timeout=self.settings.produce_timeout_seconds)
+        position = (delivered.partition.index, delivered.offset)
+        return dataclasses.replace(plan, next_batch_position=position)
 
     def _wait_for_killswitch(
         self, conn: psycopg.Connection[Any], decoded: DecodedBatch

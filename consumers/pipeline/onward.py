@@ -1,14 +1,15 @@
 """Stage 5, onward: `BatchResult` → `BatchResult`, then the offset commit.
 
-Runs in a thread pool (`ThreadedStage`). Produces the next project-batch
-message (same key) and the batch's billing outcomes, waits until the broker
-acknowledges every one, sets the project's completed option when asked,
-and marks the batch done in the ledger. Only then does the message move on
-to `CommitOffsets`, so a committed offset implies durable side effects.
+Runs in a thread pool (`ThreadedStage`). Produces the batch's billing
+outcomes, waits until the broker acknowledges every one, sets the project's
+completed option when asked, and marks the batch done in the ledger with a
+record of what it produced. (The lookup stage already produced the next
+batch.) Only then does the message move on to `CommitOffsets`, so a
+committed offset implies durable side effects.
 
 A crash between the acknowledgement and the ledger update re-produces the
-same messages when the batch is retried; the next batch is then dropped by
-the lookup stage's ledger claim, and outcomes carry a deduplication key.
+same outcomes when the batch is retried. They carry a deduplication key,
+because their content and key depend only on the batch.
 Raises on a failed or timed-out delivery, which stops the consumer without
 committing.
 """
@@ -25,7 +26,6 @@ from arroyo.types import BrokerValue, Message, Topic
 from psycopg_pool import ConnectionPool
 
 from consumers.db import ledger, marks
-from consumers.messages import encode_project_batch
 from consumers.ops.metrics import BATCHES_PROCESSED, GROUPS_FILTERED, time_stage
 from consumers.pipeline.outcomes import build_outcomes
 from consumers.pipeline.settings import PipelineSettings
@@ -46,7 +46,6 @@ class Onward:
         self.producer = producer
         self.pool = pool
         self.settings = settings
-        self.batches_topic = Topic(settings.input_topic)
         self.outcomes_topic = Topic(settings.outcomes_topic)
 
     def __call__(self, message: Message[BatchResult]) -> BatchResult:
@@ -66,14 +65,7 @@ class Onward:
         decoded = plan.source
         batch = decoded.batch
 
-        pending: list[tuple[str, ProducerFuture[BrokerValue[KafkaPayload]]]] = []
-        if plan.next_batch is not None:
-            payload = KafkaPayload(
-                plan.next_batch.key(), encode_project_batch(plan.next_batch), []
-            )
-            pending.append(
-                ("next_batch", self.producer.produce(self.batches_topic, payload))
-            )
+        pending: list[ProducerFuture[BrokerValue[KafkaPayload]]] = []
         outcome_count = 0
         if plan.project is not None:
             for outcome in build_outcomes(
@@ -87,7 +79,7 @@ class Onward:
                 future = self.producer.produce(
                     self.outcomes_topic, KafkaPayload(outcome.key, outcome.value, [])
                 )
-                pending.append(("outcome", future))
+                pending.append(future)
                 outcome_count += 1
 
         outputs: dict[str, Any] = {
@@ -97,16 +89,16 @@ class Onward:
             "filtered": dict(result.filtered),
             "outcomes": outcome_count,
         }
+        if plan.next_batch is not None and plan.next_batch_position is not None:
+            partition, offset = plan.next_batch_position
+            outputs["next_batch"] = {
+                "batch_key": plan.next_batch.batch_key,
+                "partition": partition,
+                "offset": offset,
+            }
         deadline = time.monotonic() + self.settings.produce_timeout_seconds
-        for kind, future in pending:
-            delivered = future.result(timeout=max(0.0, deadline - time.monotonic()))
-            if kind == "next_batch":
-                assert plan.next_batch is not None
-                outputs["next_batch"] = {
-                    "batch_key": plan.next_batch.batch_key,
-                    "partition": delivered.partition.index,
-                    "offset": delivered.offset,
-                }
+        for future in pending:
+            future.result(timeout=max(0.0, deadline - time.monotonic()))
 
         with self.pool.connection() as conn:
             if plan.complete_project and plan.project is not None:

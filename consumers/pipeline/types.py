@@ -47,7 +47,7 @@ class Action(Enum):
 
     BACKFILL = "backfill"  # send the events to Seer, then go onward
     DELETE = "delete"  # delete the project's Seer records, then go onward
-    FORWARD = "forward"  # nothing to send; only produce `next_batch`
+    FORWARD = "forward"  # nothing to send to Seer; the chain only moves on
     DUPLICATE = "duplicate"  # another copy of this batch did or does the work
 
 
@@ -81,9 +81,11 @@ class SeerRecord:
 class BatchPlan:
     """Output of the lookup stage: what to do with one project-batch message.
 
-    `next_batch` is the message to produce onward (None ends the chain).
-    `complete_project` asks the onward stage to set the project's
-    backfill-completed option. `filtered` counts groups skipped per reason.
+    `next_batch` is the message that continues the chain (None ends it);
+    the lookup stage produces it and stores where it landed in
+    `next_batch_position` (partition, offset). `complete_project` asks the
+    onward stage to set the project's backfill-completed option. `filtered`
+    counts groups skipped per reason.
     """
 
     source: DecodedBatch
@@ -92,6 +94,7 @@ class BatchPlan:
     events: tuple[GroupEvent, ...] = ()
     filtered: Mapping[str, int] = field(default_factory=dict)
     next_batch: ProjectBatch | None = None
+    next_batch_position: tuple[int, int] | None = None
     complete_project: bool = False
     note: str = ""
 
