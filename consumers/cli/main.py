@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "schedule": "consumers.cli.schedule:schedule",
     "seer-local": "consumers.cli.seer_local:seer_local",
     "demo": "consumers.cli.demo:demo",
+    "broker": "consumers.cli.broker:broker",
     "grouping": "consumers.cli.grouping:grouping",
     "offsets": "consumers.cli.offsets:offsets",
     "dlq": "consumers.cli.dlq:dlq",

@@ -137,6 +137,9 @@ class EmbeddedBroker:
             return False
         return True
 
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
     def stop(self, grace: float = 5.0) -> None:
         process = self._process
         if process is None or process.poll() is not None:
