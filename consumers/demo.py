@@ -9,6 +9,7 @@ topic is drained, and returns a `DemoSummary`.
 
 from __future__ import annotations
 
+import gc
 import logging
 import tempfile
 import time
@@ -21,7 +22,7 @@ from typing import Any
 
 import msgpack
 import psycopg
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 from consumers.cli import options as opt
@@ -29,7 +30,9 @@ from consumers.db.migrate import migrate
 from consumers.embedded.broker import EmbeddedBroker
 from consumers.embedded.postgres import EmbeddedPostgres
 from consumers.ingest.loader import IngestOptions, ingest_events
+from consumers.kafka.admin import committed_offsets, topic_partitions
 from consumers.kafka.config import KafkaOptions, admin_config
+from consumers.kafka.read import end_offsets, read_until_idle
 from consumers.kafka.topics import (
     create_topics,
     default_topics_dir,
@@ -115,54 +118,6 @@ class DemoSummary:
             )
         lines.append(f"consumer time:       {self.seconds:.1f} s")
         return "\n".join(lines)
-
-
-def count_records(
-    bootstrap_servers: str, topic: str, idle_seconds: float = 1.5
-) -> dict[int, int]:
-    """End offset of each partition, read until nothing arrives for a while.
-
-    Reads records instead of asking for the high watermark, because the tansu
-    broker reports a wrong watermark for batches of several records.
-    """
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap_servers,
-            "group.id": f"seer-backfill-demo-reader-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "fetch.queue.backoff.ms": 10,
-        }
-    )
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-        ends = {p: 0 for p in partitions}
-        last = time.monotonic()
-        while time.monotonic() - last < idle_seconds:
-            message = consumer.poll(0.2)
-            if message is None or message.error() is not None:
-                continue
-            offset = message.offset()
-            partition = message.partition()
-            if offset is not None and partition is not None:
-                ends[partition] = offset + 1
-            last = time.monotonic()
-    finally:
-        consumer.close()
-    return ends
-
-
-def committed_offsets(
-    bootstrap_servers: str, group: str, topic: str, partitions: int
-) -> dict[int, int]:
-    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": group})
-    try:
-        found = consumer.committed(
-            [TopicPartition(topic, p) for p in range(partitions)], timeout=10
-        )
-    finally:
-        consumer.close()
-    return {tp.partition: tp.offset for tp in found if tp.offset >= 0}
 
 
 def _ingest(database_url: str, config: DemoConfig, summary: DemoSummary) -> list[int]:
@@ -267,10 +222,17 @@ def run_demo(config: DemoConfig) -> DemoSummary:
             ),
         )
         summary.seconds = time.monotonic() - started
+        # The consumer's Kafka clients sit in reference cycles; collect them
+        # now so they do not log connection failures once the broker stops.
+        gc.collect()
         summary.dlq_messages = activity.dead_lettered
         _collect(summary, database_url)
-        summary.end_offsets = count_records(bootstrap, opt.INPUT_TOPIC)
-        summary.committed = committed_offsets(
-            bootstrap, group, opt.INPUT_TOPIC, config.partitions
+        records = read_until_idle(bootstrap, opt.INPUT_TOPIC, options=kafka_options)
+        summary.end_offsets = {
+            p: 0 for p in topic_partitions(admin, opt.INPUT_TOPIC)
+        } | end_offsets(records)
+        committed = committed_offsets(
+            admin, group, opt.INPUT_TOPIC, summary.end_offsets.keys()
         )
+        summary.committed = {p: o for p, o in committed.items() if o is not None}
     return summary

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from consumers.ingest.loader import IngestOptions, ingest_events
+from consumers.kafka.read import read_until_idle
 from consumers.messages import ProjectBatch, encode_project_batch
 from consumers.samples.generate import generate_events
 from consumers.seer.service.server import SeerService
@@ -160,34 +160,7 @@ def run_consumer(
 def read_topic(
     bootstrap_servers: str, topic: str, idle_seconds: float = 2.0
 ) -> list[Message]:
-    """Every record of the topic, read until nothing new arrives for a while.
-
-    Reading to an idle gap instead of the high watermark, because the test
-    broker reports a wrong watermark for batches of several records.
-    """
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap_servers,
-            "group.id": f"reader-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "fetch.queue.backoff.ms": 10,
-        }
-    )
-    metadata = consumer.list_topics(topic, timeout=10)
-    partitions = metadata.topics[topic].partitions
-    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-    records: list[Message] = []
-    last = time.monotonic()
-    try:
-        while time.monotonic() - last < idle_seconds:
-            message = consumer.poll(0.2)
-            if message is None or message.error() is not None:
-                continue
-            records.append(message)
-            last = time.monotonic()
-    finally:
-        consumer.close()
-    return records
+    return read_until_idle(bootstrap_servers, topic, idle_seconds=idle_seconds)
 
 
 def committed_offsets(bootstrap_servers: str, topics: Topics) -> dict[int, int]:
