@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 
 import msgpack
@@ -11,6 +12,7 @@ from consumers.messages import ProjectBatch, encode_project_batch
 from consumers.seer.service.server import SeerService
 
 from .conftest import (
+    SEER_BACKFILL,
     Topics,
     committed_offsets,
     load_sdk_events,
@@ -87,9 +89,24 @@ def test_seer_rejection_goes_to_dlq_and_replays(
     assert ledger_rows == (0,)
 
     seer_service.update_faults(error_rate=0.0)
-    key, value = dead[0].key(), dead[0].value()
-    assert key is not None and value is not None
-    produce(bootstrap_servers, topics, [(key, value)])
+    replay = subprocess.run(
+        [
+            SEER_BACKFILL,
+            "dlq",
+            "replay",
+            "--bootstrap-servers",
+            bootstrap_servers,
+            "--dlq-topic",
+            topics.dlq,
+            "--reason",
+            "seer_rejected",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert replay.returncode == 0, replay.stderr
     run_consumer(bootstrap_servers, topics, clean_database, seer_service.url)
     with psycopg.connect(clean_database) as conn:
         marked = conn.execute(
