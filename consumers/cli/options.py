@@ -75,3 +75,6 @@ def configure_logging(level: str) -> None:
         level=getattr(logging, level.upper()),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    # httpx logs every request at INFO; the Seer client logs failures itself.
+    if level.lower() != "debug":
+        logging.getLogger("httpx").setLevel(logging.WARNING)

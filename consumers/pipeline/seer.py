@@ -10,6 +10,8 @@ Failure contract:
   retries): the chunk is retried with capped backoff until
   `seer_outage_timeout_seconds`, then `SeerOutage` stops the consumer
   without committing, so the project's chain resumes from this batch.
+- `SeerMisconfigured` (401, 403, 404, 405: a wrong URL or secret) stops the
+  consumer at once, without committing.
 - `SeerRejected` (a permanent 4xx or `success: false`): the marks of the
   chunks Seer accepted are still written, the ledger claim is released and
   the message goes to the dead-letter topic (reason `seer_rejected`).
@@ -43,7 +45,7 @@ from consumers.pipeline.types import (
     merge_counts,
 )
 from consumers.seer.client import SeerClient
-from consumers.seer.errors import SeerRejected, SeerUnavailable
+from consumers.seer.errors import SeerMisconfigured, SeerRejected, SeerUnavailable
 from consumers.seer.types import GroupingRecord, GroupingRecordsResponse, SimilarIssue
 
 logger = logging.getLogger(__name__)
@@ -148,6 +150,10 @@ class SubmitToSeer:
         while True:
             try:
                 return self.client.post_grouping_records(records)
+            except SeerMisconfigured:
+                # A wrong URL or secret does not heal by waiting: stop now,
+                # uncommitted, with the client's error.
+                raise
             except SeerUnavailable as e:
                 if time.monotonic() + delay > deadline:
                     raise SeerOutage(

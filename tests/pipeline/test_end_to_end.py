@@ -4,21 +4,21 @@ the sentry-sdk captured from real exceptions."""
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from collections import Counter
 from typing import Any
 
 import psycopg
 import pytest
-from confluent_kafka.admin import AdminClient
 from sentry_kafka_schemas import get_codec
 
-from consumers.kafka.admin import alter_committed_offsets
 from consumers.messages import ProjectBatch
 from consumers.seer.service.server import SeerService
 
 from .conftest import (
     PARTITIONS,
+    SEER_BACKFILL,
     Topics,
     committed_offsets,
     load_sdk_events,
@@ -219,10 +219,29 @@ def test_replay_of_whole_topic_doubles_nothing(
     with psycopg.connect(clean_database) as conn:
         ledger_before = conn.execute("SELECT count(*) FROM backfill_ledger").fetchone()
 
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
-    alter_committed_offsets(
-        admin, topics.group, topics.input, {p: 0 for p in range(PARTITIONS)}
+    reset = subprocess.run(
+        [
+            SEER_BACKFILL,
+            "offsets",
+            "reset",
+            "--bootstrap-servers",
+            bootstrap_servers,
+            "--group",
+            topics.group,
+            "--topic",
+            topics.input,
+            "--to-earliest",
+            "--execute",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
+    assert reset.returncode == 0, reset.stdout + reset.stderr
+    assert committed_offsets(bootstrap_servers, topics) == {
+        p: 0 for p in range(PARTITIONS)
+    }
     run_consumer(bootstrap_servers, topics, clean_database, seer_service.url)
 
     assert _marks(clean_database) == marks_before
