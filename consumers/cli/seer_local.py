@@ -66,7 +66,7 @@ logger = logging.getLogger(__name__)
     type=click.FloatRange(0, 1),
     default=0.0,
     show_default=True,
-    help="Share of Seer requests (0 to 1) answered with --error-status.",
+    help="Share of Seer requests (0 to 1) that get an --error-status response.",
 )
 @click.option(
     "--error-status",

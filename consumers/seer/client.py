@@ -21,14 +21,7 @@ from typing import TypeVar
 import httpx
 
 from consumers.seer import types
-from consumers.seer.errors import (
-    SeerError,
-    SeerInvalidResponse,
-    SeerMisconfigured,
-    SeerRejected,
-    SeerUnavailable,
-    excerpt,
-)
+from consumers.seer.errors import SeerInvalidResponse, SeerRejected, SeerUnavailable
 from consumers.seer.limiter import ConcurrencyLimiter, RateLimiter
 from consumers.seer.observer import Outcome, RequestObserver, RequestSample
 from consumers.seer.responses import (
@@ -37,11 +30,11 @@ from consumers.seer.responses import (
     parse_success_response,
 )
 from consumers.seer.retry import (
-    MISCONFIGURED_STATUSES,
     Backoff,
+    Failure,
     RetryPolicy,
-    is_retryable_status,
-    parse_retry_after,
+    status_failure,
+    transport_failure,
 )
 from consumers.seer.signing import AUTHORIZATION_HEADER, authorization_value
 
@@ -81,13 +74,6 @@ class SeerClientConfig:
             )
         if self.timeout_seconds <= 0 or self.connect_timeout_seconds <= 0:
             raise ValueError("Invalid Seer timeout: seconds must be > 0.")
-
-
-@dataclass(frozen=True)
-class _Endpoint:
-    name: str
-    method: str
-    path: str
 
 
 class SeerClient:
@@ -159,7 +145,7 @@ class SeerClient:
             "stacktrace_list": [record.stacktrace for record in records],
             "use_reranking": use_reranking,
         }
-        endpoint = _Endpoint("grouping_records", "POST", types.GROUPING_RECORDS_PATH)
+        endpoint = types.GROUPING_RECORDS
         project_ids = sorted({record.project_id for record in records})
         group_ids = {record.group_id for record in records}
 
@@ -173,11 +159,10 @@ class SeerClient:
 
     def delete_project_records(self, project_id: int) -> None:
         """Delete every record of a project. Idempotent."""
-        path = types.delete_project_path(project_id)
-        endpoint = _Endpoint("delete_project", "GET", path)
+        endpoint = types.delete_project_endpoint(project_id)
 
         def parse(body: bytes, attempts: int) -> None:
-            parse_success_response(body, endpoint=path, attempts=attempts)
+            parse_success_response(body, endpoint=endpoint.path, attempts=attempts)
 
         self._send(endpoint, b"", f"project_id={project_id}", parse)
 
@@ -192,7 +177,7 @@ class SeerClient:
             "project_id": project_id,
             "hash_list": list(hashes),
         }
-        endpoint = _Endpoint("delete_by_hash", "POST", types.DELETE_BY_HASH_PATH)
+        endpoint = types.DELETE_BY_HASH
 
         def parse(body: bytes, attempts: int) -> None:
             parse_success_response(body, endpoint=endpoint.path, attempts=attempts)
@@ -228,7 +213,7 @@ class SeerClient:
             "read_only": read_only,
             "use_reranking": use_reranking,
         }
-        endpoint = _Endpoint("similar_issues", "POST", types.SIMILAR_ISSUES_PATH)
+        endpoint = types.SIMILAR_ISSUES
 
         def parse(body: bytes, attempts: int) -> list[types.SimilarIssue]:
             return parse_similar_issues_response(
@@ -248,7 +233,7 @@ class SeerClient:
 
     def _send(
         self,
-        endpoint: _Endpoint,
+        endpoint: types.Endpoint,
         body: bytes,
         context: str,
         parse: Callable[[bytes, int], T],
@@ -267,7 +252,7 @@ class SeerClient:
                     attempts=attempt - 1,
                 )
             result = self._attempt(endpoint, body, headers, attempt, parse)
-            if not isinstance(result, _Failure):
+            if not isinstance(result, Failure):
                 return result
             if not result.retryable:
                 logger.error("Seer request failed (%s): %s", context, result.error)
@@ -299,12 +284,12 @@ class SeerClient:
 
     def _attempt(
         self,
-        endpoint: _Endpoint,
+        endpoint: types.Endpoint,
         body: bytes,
         headers: dict[str, str],
         attempt: int,
         parse: Callable[[bytes, int], T],
-    ) -> T | _Failure:
+    ) -> T | Failure:
         """Send one HTTP request; return the parsed body or the failure."""
         throttle_start = time.monotonic()
         with self._concurrency.slot():
@@ -320,7 +305,18 @@ class SeerClient:
                 )
                 failure = None
             except httpx.RequestError as error:
-                failure = _transport_failure(self.config, endpoint, error, attempt)
+                base_url = self.config.base_url
+                failure = transport_failure(endpoint, error, attempt, base_url)
+            except RuntimeError as error:
+                # httpx raises RuntimeError for a request on a closed client.
+                if not self._closed.is_set():
+                    raise
+                closed = SeerUnavailable(
+                    f"Seer client closed during {endpoint.path}: {error}",
+                    endpoint=endpoint.path,
+                    attempts=attempt,
+                )
+                failure = Failure(closed, "connection_error", retryable=False)
             end = time.monotonic()
 
         def observe(outcome: Outcome, status_code: int | None) -> None:
@@ -340,17 +336,17 @@ class SeerClient:
             return failure
         status = response.status_code
         if not 200 <= status < 300:
-            failure = _status_failure(endpoint, response, attempt)
+            failure = status_failure(endpoint, response, attempt)
             observe(failure.outcome, status)
             return failure
         try:
             result = parse(response.content, attempt)
         except SeerRejected as error:
             observe("rejected", status)
-            return _Failure(error, "rejected", retryable=False)
+            return Failure(error, "rejected", retryable=False)
         except SeerInvalidResponse as error:
             observe("invalid_response", status)
-            return _Failure(error, "invalid_response", retryable=False)
+            return Failure(error, "invalid_response", retryable=False)
         observe("success", status)
         return result
 
@@ -363,71 +359,5 @@ class SeerClient:
             logger.exception("Seer request observer failed on %s", sample)
 
 
-@dataclass(frozen=True)
-class _Failure:
-    error: SeerError
-    outcome: Outcome
-    retryable: bool
-    retry_after_seconds: float | None = None
-
-
 def _encode(payload: object) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _transport_failure(
-    config: SeerClientConfig,
-    endpoint: _Endpoint,
-    error: httpx.RequestError,
-    attempt: int,
-) -> _Failure:
-    if isinstance(error, httpx.UnsupportedProtocol):
-        misconfigured = SeerMisconfigured(
-            f"Invalid Seer URL {config.base_url!r}: {error}",
-            endpoint=endpoint.path,
-            attempts=attempt,
-        )
-        return _Failure(misconfigured, "misconfigured", retryable=False)
-    timed_out = isinstance(error, httpx.TimeoutException)
-    kind = "timed out" if timed_out else "failed"
-    unavailable = SeerUnavailable(
-        f"Seer {endpoint.method} {endpoint.path} {kind}: "
-        f"{type(error).__name__}: {error}",
-        endpoint=endpoint.path,
-        attempts=attempt,
-    )
-    outcome: Outcome = "timeout" if timed_out else "connection_error"
-    return _Failure(unavailable, outcome, retryable=True)
-
-
-def _status_failure(
-    endpoint: _Endpoint, response: httpx.Response, attempt: int
-) -> _Failure:
-    status = response.status_code
-    body_excerpt = excerpt(response.content)
-    message = (
-        f"Seer {endpoint.method} {endpoint.path} returned HTTP {status}: {body_excerpt}"
-    )
-
-    def build(error_type: type[SeerError], text: str) -> SeerError:
-        return error_type(
-            text,
-            endpoint=endpoint.path,
-            status_code=status,
-            body_excerpt=body_excerpt,
-            attempts=attempt,
-        )
-
-    if is_retryable_status(status):
-        return _Failure(
-            build(SeerUnavailable, message),
-            "retryable_status",
-            retryable=True,
-            retry_after_seconds=parse_retry_after(response.headers.get("retry-after")),
-        )
-    if status in MISCONFIGURED_STATUSES or 300 <= status < 400:
-        hint = f"{message}. Check the Seer URL and the shared secret."
-        return _Failure(
-            build(SeerMisconfigured, hint), "misconfigured", retryable=False
-        )
-    return _Failure(build(SeerRejected, message), "rejected", retryable=False)

@@ -54,7 +54,7 @@ class SeerError(Exception):
 
 
 class SeerUnavailable(SeerError):
-    """Seer did not answer usefully; retry the whole unit of work later."""
+    """Seer returned no usable response; retry the whole unit of work later."""
 
 
 class SeerMisconfigured(SeerUnavailable):

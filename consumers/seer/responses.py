@@ -1,6 +1,6 @@
 """Parsers from Seer's 2xx response bodies to the client's typed records.
 
-Each parser raises `SeerRejected` when Seer answered `success: false`, and
+Each parser raises `SeerRejected` when Seer returned `success: false`, and
 `SeerInvalidResponse` when the body is not the JSON shape Seer's API defines.
 """
 
@@ -53,7 +53,7 @@ def _check_success(
         detail = f": {reason}" if isinstance(reason, str) and reason else ""
         body_excerpt = excerpt(body)
         raise SeerRejected(
-            f"Seer {endpoint} answered success: false{detail}",
+            f"Seer {endpoint} returned success: false{detail}",
             endpoint=endpoint,
             status_code=200,
             body_excerpt=body_excerpt,

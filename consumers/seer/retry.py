@@ -1,4 +1,4 @@
-"""When to retry a Seer request and how long to wait before the next attempt."""
+"""When to retry a Seer request, what a failed attempt raises, and the backoff."""
 
 from __future__ import annotations
 
@@ -7,6 +7,18 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+
+import httpx
+
+from consumers.seer.errors import (
+    SeerError,
+    SeerMisconfigured,
+    SeerRejected,
+    SeerUnavailable,
+    excerpt,
+)
+from consumers.seer.observer import Outcome
+from consumers.seer.types import Endpoint
 
 # Statuses after which the same request may succeed: request timeout, rate
 # limit and every server error.
@@ -22,9 +34,9 @@ def is_retryable_status(status_code: int) -> bool:
 def parse_retry_after(
     value: str | None, *, now: datetime | None = None
 ) -> float | None:
-    """Return the delay in seconds a `Retry-After` header asks for.
+    """Return the delay in seconds that a `Retry-After` header requests.
 
-    The header holds either delta seconds or an HTTP date. Returns None for a
+    The header contains either delta seconds or an HTTP date. Returns None for a
     missing or unparsable value, and 0 for a date in the past.
     """
     if value is None:
@@ -48,7 +60,7 @@ class RetryPolicy:
 
     Attempt `n` (counting from 1) that failed waits a random time in
     `[0, min(backoff_max_seconds, backoff_initial_seconds * 2 ** (n - 1))]`,
-    or what `Retry-After` asks for when the server sent it, capped at
+    or the delay that `Retry-After` requests when the server sent one, capped at
     `retry_after_max_seconds`. At most `max_attempts` requests are sent.
     """
 
@@ -85,3 +97,68 @@ class Backoff:
         )
         with self._lock:
             return self._random.uniform(0.0, ceiling)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failed attempt: the error to raise and whether to try again."""
+
+    error: SeerError
+    outcome: Outcome
+    retryable: bool
+    retry_after_seconds: float | None = None
+
+
+def transport_failure(
+    endpoint: Endpoint, error: httpx.RequestError, attempt: int, base_url: str
+) -> Failure:
+    """Classify an attempt that got no response: retry unless the URL is unusable."""
+    if isinstance(error, httpx.UnsupportedProtocol):
+        misconfigured = SeerMisconfigured(
+            f"Invalid Seer URL {base_url!r}: {error}",
+            endpoint=endpoint.path,
+            attempts=attempt,
+        )
+        return Failure(misconfigured, "misconfigured", retryable=False)
+    timed_out = isinstance(error, httpx.TimeoutException)
+    kind = "timed out" if timed_out else "failed"
+    unavailable = SeerUnavailable(
+        f"Seer {endpoint.method} {endpoint.path} {kind}: "
+        f"{type(error).__name__}: {error}",
+        endpoint=endpoint.path,
+        attempts=attempt,
+    )
+    outcome: Outcome = "timeout" if timed_out else "connection_error"
+    return Failure(unavailable, outcome, retryable=True)
+
+
+def status_failure(
+    endpoint: Endpoint, response: httpx.Response, attempt: int
+) -> Failure:
+    """Classify a non-2xx response: retryable, misconfigured or rejected."""
+    status = response.status_code
+    body_excerpt = excerpt(response.content)
+    message = (
+        f"Seer {endpoint.method} {endpoint.path} returned HTTP {status}: {body_excerpt}"
+    )
+
+    def build(error_type: type[SeerError], text: str) -> SeerError:
+        return error_type(
+            text,
+            endpoint=endpoint.path,
+            status_code=status,
+            body_excerpt=body_excerpt,
+            attempts=attempt,
+        )
+
+    if is_retryable_status(status):
+        return Failure(
+            build(SeerUnavailable, message),
+            "retryable_status",
+            retryable=True,
+            retry_after_seconds=parse_retry_after(response.headers.get("retry-after")),
+        )
+    if status in MISCONFIGURED_STATUSES or 300 <= status < 400:
+        hint = f"{message}. Check the Seer URL and the shared secret."
+        return Failure(build(SeerMisconfigured, hint), "misconfigured", retryable=False)
+    return Failure(build(SeerRejected, message), "rejected", retryable=False)

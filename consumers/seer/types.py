@@ -19,8 +19,23 @@ SIMILAR_ISSUES_PATH = "/v0/issues/similar-issues"
 GROUPING_DISTANCE = 0.01
 
 
-def delete_project_path(project_id: int) -> str:
-    return f"{DELETE_PROJECT_PATH_PREFIX}{project_id}"
+@dataclass(frozen=True)
+class Endpoint:
+    """One Seer request: a fixed metric name, the HTTP method and the path."""
+
+    name: str
+    method: str
+    path: str
+
+
+GROUPING_RECORDS = Endpoint("grouping_records", "POST", GROUPING_RECORDS_PATH)
+DELETE_BY_HASH = Endpoint("delete_by_hash", "POST", DELETE_BY_HASH_PATH)
+SIMILAR_ISSUES = Endpoint("similar_issues", "POST", SIMILAR_ISSUES_PATH)
+
+
+def delete_project_endpoint(project_id: int) -> Endpoint:
+    path = f"{DELETE_PROJECT_PATH_PREFIX}{project_id}"
+    return Endpoint("delete_project", "GET", path)
 
 
 @dataclass(frozen=True)
@@ -45,7 +60,7 @@ class SimilarIssue:
 
 @dataclass(frozen=True)
 class GroupingRecordsResponse:
-    """Seer's answer to a bulk insert that it accepted (`success: true`).
+    """Seer's response to a bulk insert that it accepted (`success: true`).
 
     `groups_with_neighbor` maps the group id of each record that Seer did not
     store to the existing record it lies near.

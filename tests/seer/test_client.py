@@ -90,7 +90,8 @@ def test_post_reports_neighbor_across_batches(
 ) -> None:
     trace = make_stacktrace("alpha", frames=20)
     client.post_grouping_records([record(1, 10, trace, make_hash)])
-    near = trace + "\n    retry = True"
+    frames = trace.partition("\n")[2]
+    near = f"alphaError: another message\n{frames}"
     response = client.post_grouping_records([record(2, 10, near, make_hash)])
     neighbor = response.groups_with_neighbor[2]
     assert neighbor.parent_hash == make_hash("10:1")

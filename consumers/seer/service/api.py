@@ -1,8 +1,8 @@
 """Seer's four similarity endpoints, on top of `RecordStore`.
 
 Each method takes the decoded JSON body and returns the status and JSON
-payload to send; it raises nothing for bad input (400 with the field errors)
-and lets storage errors propagate for the server to answer 500.
+payload to send. Bad input gets a 400 response with the field errors, and
+storage errors propagate, so the server responds 500.
 """
 
 from __future__ import annotations
@@ -30,12 +30,14 @@ class ApiResponse:
     payload: dict[str, object]
 
 
-def _invalid(error: RequestValidationError) -> ApiResponse:
+def _invalid(endpoint: str, error: RequestValidationError) -> ApiResponse:
+    logger.warning("Rejected invalid %s request: %s", endpoint, error)
     errors = [field.to_json() for field in error.errors]
     return ApiResponse(400, {"detail": str(error), "errors": errors})
 
 
-def _unsuccessful(reason: str) -> ApiResponse:
+def _unsuccessful(reason: str, project_ids: list[int]) -> ApiResponse:
+    logger.warning("Grouping records failed for projects %s: %s", project_ids, reason)
     return ApiResponse(
         200, {"success": False, "groups_with_neighbor": {}, "reason": reason}
     )
@@ -55,15 +57,19 @@ class SeerApi:
         try:
             request = parse_grouping_records_request(body)
         except RequestValidationError as error:
-            return _invalid(error)
+            return _invalid("grouping_records", error)
+        project_ids = sorted({entry.project_id for entry in request.data})
         if len(request.data) != len(request.stacktrace_list):
             return _unsuccessful(
                 f"data has {len(request.data)} entries but stacktrace_list has "
-                f"{len(request.stacktrace_list)}"
+                f"{len(request.stacktrace_list)}",
+                project_ids,
             )
         group_ids = [entry.group_id for entry in request.data]
         if request.group_id_list is not None and request.group_id_list != group_ids:
-            return _unsuccessful("group_id_list does not match the group ids in data")
+            return _unsuccessful(
+                "group_id_list does not match the group ids in data", project_ids
+            )
         records = [
             NewRecord.build(
                 group_id=entry.group_id,
@@ -104,7 +110,7 @@ class SeerApi:
         try:
             request = parse_delete_by_hash_request(body)
         except RequestValidationError as error:
-            return _invalid(error)
+            return _invalid("delete_by_hash", error)
         deleted = self.store.delete_hashes(request.project_id, request.hash_list)
         logger.debug(
             "Deleted %d records by hash of project %d", deleted, request.project_id
@@ -120,7 +126,7 @@ class SeerApi:
         try:
             request = parse_similar_issues_request(body)
         except RequestValidationError as error:
-            return _invalid(error)
+            return _invalid("similar_issues", error)
         record = NewRecord.build(
             group_id=0,
             project_id=request.project_id,

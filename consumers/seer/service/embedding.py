@@ -17,9 +17,9 @@ Neighbour search must not scan a project's records, so every record carries
 `BANDS` bucket keys. The keys come from a SimHash sketch: the signs of the
 vector's projections on `BANDS * BAND_BITS` fixed random hyperplanes, cut into
 bands of `BAND_BITS` bits and salted with the project id. Two vectors at angle
-`a` agree on one sign with probability `1 - a / pi`, so two records within
+`a` agree on one sign with probability `1 - a / pi`. So two records within
 cosine distance 0.01 (an angle of 8.1 degrees) share at least one bucket key
-with probability about 0.99, records 0.1 apart (25.8 degrees) with
+with probability about 0.99. Records 0.1 apart (25.8 degrees) share one with
 probability about 0.26, and unrelated records almost never. A missed pair is
 a false negative: the record is stored and no neighbour is reported, as if
 the model had placed it further away.
@@ -123,13 +123,10 @@ def embed(stacktrace: str) -> Embedding:
         digest = zlib.crc32(feature.encode("utf-8"))
         sign = 1.0 if digest & 0x100 else -1.0
         sums[digest % DIMENSIONS] += sign * weight
-    components = array(
-        "h",
-        (
-            max(-_COMPONENT_LIMIT, min(_COMPONENT_LIMIT, round(value * _SCALE)))
-            for value in sums
-        ),
-    )
+    scaled = [round(value * _SCALE) for value in sums]
+    if max(scaled) > _COMPONENT_LIMIT or min(scaled) < -_COMPONENT_LIMIT:
+        scaled = [max(-_COMPONENT_LIMIT, min(_COMPONENT_LIMIT, v)) for v in scaled]
+    components = array("h", scaled)
     return Embedding(components, _norm(components))
 
 
@@ -145,7 +142,7 @@ def cosine_distance(left: Embedding, right: Embedding) -> float:
 def _build_lane_masks() -> tuple[list[int], list[int]]:
     """Per dimension, the lane masks of the hyperplanes with entry +1 and -1.
 
-    A lane holds 2 where the hyperplane's entry matches the mask's sign, so
+    A lane contains 2 where the hyperplane's entry matches the mask's sign, so
     adding `|c| * mask` adds `|c| + c * entry` to every lane.
     """
     rng = random.Random(_HYPERPLANE_SEED)
@@ -171,7 +168,7 @@ def sketch(embedding: Embedding) -> list[int]:
     Bit `j` is set when the projection on hyperplane `j` is positive. Lane `j`
     of the accumulator ends at `total + projection_j`, where `total` is the sum
     of absolute components, and the lane's top bit after adding
-    `guard - total - 1` tells whether the projection is positive.
+    `guard - total - 1` is set exactly when the projection is positive.
     """
     accumulator = 0
     total = 0

@@ -2,9 +2,9 @@
 
 Faults apply to Seer's API endpoints only, never to `/health/live` or the
 `/_admin/` endpoints. With a seed, the sequence of decisions is the same on
-every run: request `n` (in arrival order) always draws the same latency,
-error and hang, because every decision draws the same three numbers from one
-seeded generator whatever the knobs are set to.
+every run, so request `n` (in arrival order) always draws the same latency,
+error and hang. Every decision draws three numbers from one seeded
+generator, whatever the knobs are set to.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class FaultConfig:
 
     - `latency_ms`, `latency_jitter_ms`: every request sleeps `latency_ms`
       plus a uniform draw in `[0, latency_jitter_ms]` before it is handled.
-    - `error_rate` (0..1): share of requests answered with `error_status`.
+    - `error_rate` (0..1): share of requests that get an `error_status` response.
       `fail_next` answers the next N requests with `error_status` whatever the
       rate. `retry_after_seconds` adds a `Retry-After` header to those errors
       and to overload rejections.
@@ -69,9 +69,15 @@ class FaultConfig:
                 "from 400 to 599."
             )
         if self.fail_next < 0 or self.max_concurrency < 0:
-            raise ValueError("Invalid fail_next or max_concurrency: must be >= 0.")
+            raise ValueError(
+                f"Invalid fail_next {self.fail_next!r} or max_concurrency "
+                f"{self.max_concurrency!r}: both must be >= 0."
+            )
         if self.retry_after_seconds is not None and self.retry_after_seconds < 0:
-            raise ValueError("Invalid retry_after_seconds: must be >= 0.")
+            raise ValueError(
+                f"Invalid retry_after_seconds {self.retry_after_seconds!r}: "
+                "must be >= 0."
+            )
         if self.overload not in ("wait", "reject"):
             raise ValueError(
                 f"Invalid overload {self.overload!r}: use 'wait' or 'reject'."
@@ -89,7 +95,7 @@ class FaultConfig:
         return dataclasses.asdict(self)
 
     def updated(self, changes: Mapping[str, object]) -> FaultConfig:
-        """Return a copy with `changes` applied; raise ValueError on a bad field.
+        """Return a copy with `changes` applied, or raise ValueError on a bad field.
 
         Accepts JSON values: an integer where a float is expected is fine, a
         boolean where a number is expected is not.
@@ -99,12 +105,12 @@ class FaultConfig:
             kind = _FIELD_KINDS.get(name)
             if kind is None:
                 known = ", ".join(_FIELD_KINDS)
-                raise ValueError(f"Unknown fault setting {name!r}; known: {known}.")
+                raise ValueError(f"Unknown fault setting {name!r}. Known: {known}.")
             values[name] = _coerce(name, kind, value)
         return dataclasses.replace(self, **values)  # type: ignore[arg-type]
 
 
-# JSON type of each FaultConfig field; a trailing "?" allows null.
+# JSON type of each FaultConfig field. A trailing "?" allows null.
 _FIELD_KINDS: dict[str, str] = {
     "latency_ms": "number",
     "latency_jitter_ms": "number",
@@ -148,7 +154,7 @@ def _coerce(name: str, kind: str, value: object) -> object:
 
 @dataclass(frozen=True)
 class FaultDecision:
-    """What to do to one request.
+    """The faults drawn for one request.
 
     `hang_seconds` is None for no hang and `math.inf` for no response.
     """
@@ -161,7 +167,7 @@ class FaultDecision:
 
 
 class FaultInjector:
-    """Draws a `FaultDecision` per request and gates concurrency; thread-safe."""
+    """A thread-safe source of `FaultDecision`s and of concurrency slots."""
 
     def __init__(self, config: FaultConfig) -> None:
         self._lock = threading.Lock()
@@ -176,10 +182,10 @@ class FaultInjector:
             return dataclasses.replace(self._config, fail_next=self._fail_next)
 
     def configure(self, config: FaultConfig) -> None:
-        """Replace the knobs; re-seed the draws and restart the `fail_next` count.
+        """Replace the knobs, re-seed the draws and restart the `fail_next` count.
 
         Requests already waiting for or holding a concurrency slot keep the
-        old limit; new requests see the new one.
+        old limit, and new requests see the new one.
         """
         with self._lock:
             self._config = config
@@ -211,7 +217,7 @@ class FaultInjector:
 
     @contextmanager
     def slot(self, stopping: threading.Event) -> Iterator[bool]:
-        """Hold a concurrency slot for the block; yield False if rejected.
+        """Hold a concurrency slot for the block, or yield False when rejected.
 
         In "wait" mode the caller blocks until a slot frees up or the service
         stops (then it yields False too).

@@ -1,8 +1,8 @@
 """HTTP plumbing of the local Seer service: routes, body limits, faults, signatures.
 
 One `Handler` thread serves one keep-alive connection. Seer's endpoints go
-through the fault injector and the signature check; `/health/live` and the
-`/_admin/` endpoints go through neither.
+through the fault injector and the signature check, while `/health/live` and
+the `/_admin/` endpoints go through neither.
 """
 
 from __future__ import annotations
@@ -120,7 +120,11 @@ class Handler(BaseHTTPRequestHandler):
             self.service.counters.record(route.name, body)
             return
         if not route.api:
-            response = route.call(self, body)
+            try:
+                response = route.call(self, body)
+            except Exception as error:
+                logger.exception("Seer-compatible %s failed: %s", path, error)
+                response = ApiResponse(500, {"detail": f"Internal error: {error}"})
             self._respond(response.status, response.payload)
             return
         self.service.counters.enter()
@@ -176,6 +180,12 @@ class Handler(BaseHTTPRequestHandler):
     def _call(self, route: _Route, body: bytes) -> ApiResponse:
         header = self.headers.get(AUTHORIZATION_HEADER)
         if not self.service.check_signature(body, header):
+            logger.warning(
+                "Rejected %s from %s (%s): Rpcsignature missing or invalid",
+                route.name,
+                self.address_string(),
+                _describe(body),
+            )
             return ApiResponse(
                 401, {"detail": "Rpcsignature is missing or does not match the body"}
             )
@@ -230,7 +240,7 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
             self.wfile.flush()
         except OSError as error:
-            # The client gave up (typically its read timeout) before the answer.
+            # The client gave up (typically its read timeout) before the response.
             logger.debug(
                 "Response %d to %s not delivered: %s", status, self.path, error
             )
@@ -299,7 +309,7 @@ def _with_json(
     content_type: str | None,
     endpoint: Callable[[object], ApiResponse],
 ) -> ApiResponse:
-    """Decode a JSON body for an endpoint, answering 415 or 400 when it is not JSON."""
+    """Decode a JSON body for an endpoint; return 415 or 400 when it is not JSON."""
     media_type = (content_type or "").split(";")[0].strip().lower()
     if media_type != "application/json":
         return ApiResponse(

@@ -18,7 +18,7 @@ on a loopback or otherwise trusted address:
 
 With a shared secret, every Seer endpoint (the GET delete too, which real
 Seer leaves unsigned) requires `Authorization: Rpcsignature rpc0:<hex>` over
-the raw body, and answers 401 otherwise.
+the raw body, and responds 401 otherwise.
 """
 
 from __future__ import annotations

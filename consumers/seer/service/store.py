@@ -1,14 +1,15 @@
 """PostgreSQL storage and neighbour search of the local Seer service.
 
 Records live in `<schema>.seer_grouping_records`, unique on
-(project_id, hash). Each row stores its embedding (`DIMENSIONS` int16
-components) and its bucket keys (see `embedding`), indexed with GIN. A
-neighbour search reads only the rows that share a bucket key with the query,
-at most `candidate_limit` rows per key, and computes exact cosine distances
-on those. The search is therefore approximate: a record within the
-threshold that shares no bucket with the query, or that falls beyond the
-per-bucket limit of a crowded bucket, is missed, and the new record is
-stored as if it had no neighbour.
+(project_id, hash), with their embedding (`DIMENSIONS` int16 components).
+Their bucket keys (see `embedding`) are rows of
+`<schema>.seer_grouping_buckets`, whose primary key (bucket_key, record_id)
+is a btree: a neighbour search probes it once per bucket key of the query,
+reads at most `candidate_limit` records per key, and computes exact cosine
+distances on those only. The search is therefore approximate. It misses a
+record within the threshold that shares no bucket with the query, or that
+lies beyond the per-key limit of a crowded bucket, and then stores the new
+record as if it had no neighbour.
 
 Like Seer, two concurrent requests do not see each other's uncommitted
 records, so two near-identical records sent at the same moment may both be
@@ -22,11 +23,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import psycopg
 from psycopg import Connection, sql
 from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool
 
 from consumers.seer.service.embedding import (
+    BANDS,
     Embedding,
     bucket_keys,
     cosine_distance,
@@ -37,11 +40,12 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SCHEMA = "seer_local"
 TABLE = "seer_grouping_records"
-DEFAULT_CANDIDATE_LIMIT = 64
+BUCKETS_TABLE = "seer_grouping_buckets"
+DEFAULT_CANDIDATE_LIMIT = 32
 
 _DDL = """
 CREATE SCHEMA IF NOT EXISTS {schema};
-CREATE TABLE IF NOT EXISTS {table} (
+CREATE TABLE IF NOT EXISTS {records} (
     id             bigserial PRIMARY KEY,
     project_id     bigint NOT NULL,
     hash           text NOT NULL,
@@ -51,7 +55,63 @@ CREATE TABLE IF NOT EXISTS {table} (
     created_at     timestamptz NOT NULL DEFAULT now(),
     UNIQUE (project_id, hash)
 );
-CREATE INDEX IF NOT EXISTS {index} ON {table} USING gin (bucket_keys);
+CREATE TABLE IF NOT EXISTS {buckets} (
+    bucket_key bigint NOT NULL,
+    record_id  bigint NOT NULL,
+    PRIMARY KEY (bucket_key, record_id)
+);
+-- A GIN index on bucket_keys would slow every insert, and the planner skips
+-- it for the per-key LIMIT queries in favour of a sequential scan.
+DROP INDEX IF EXISTS {gin_index};
+"""
+
+# Deletes remove the bucket rows of the deleted records in the same statement;
+# there is no foreign key, whose per-row checks would slow every insert.
+_DELETE = """
+WITH deleted AS (
+    DELETE FROM {records} WHERE {condition} RETURNING id, bucket_keys
+), unbucketed AS (
+    DELETE FROM {buckets}
+    WHERE (bucket_key, record_id) IN (
+        SELECT unnest(bucket_keys), id FROM deleted
+    )
+)
+SELECT count(*) FROM deleted
+"""
+
+# One statement stores a batch: the records that are new, then their bucket
+# rows. Bucket keys arrive as one flat array, `BANDS` keys per record.
+_INSERT = """
+WITH batch AS (
+    SELECT * FROM unnest(
+        %(project_ids)s::bigint[], %(hashes)s::text[],
+        %(exception_types)s::text[], %(embeddings)s::bytea[]
+    ) WITH ORDINALITY AS b (project_id, hash, exception_type, embedding, position)
+), inserted AS (
+    INSERT INTO {records} (project_id, hash, exception_type, embedding, bucket_keys)
+    SELECT project_id, hash, exception_type, embedding,
+           (%(keys)s::bigint[])[(position - 1) * {bands} + 1 : position * {bands}]
+    FROM batch
+    ON CONFLICT (project_id, hash) DO NOTHING
+    RETURNING id, bucket_keys
+)
+INSERT INTO {buckets} (bucket_key, record_id)
+SELECT DISTINCT unnest(bucket_keys), id FROM inserted
+"""
+
+# The per-key LIMIT bounds the work of a crowded bucket. A record found through
+# several keys is read once, with the list of those keys.
+_CANDIDATES = """
+WITH hits AS (
+    SELECT k.key, b.record_id
+    FROM unnest(%s::bigint[]) AS k (key)
+    CROSS JOIN LATERAL (
+        SELECT record_id FROM {buckets} WHERE bucket_key = k.key LIMIT %s
+    ) AS b
+)
+SELECT r.project_id, r.hash, r.embedding, h.keys
+FROM (SELECT record_id, array_agg(key) AS keys FROM hits GROUP BY record_id) AS h
+JOIN {records} AS r ON r.id = h.record_id
 """
 
 
@@ -103,10 +163,10 @@ class _Candidate:
 
 
 class RecordStore:
-    """The service's records table, behind a psycopg connection pool.
+    """The service's tables, behind a psycopg connection pool.
 
-    `open` creates the schema, table and index when missing (idempotent, and
-    serialised with an advisory lock so two services may start at once).
+    `open` creates the schema, tables and indexes when missing (idempotent,
+    and serialised with an advisory lock so two services may start at once).
     """
 
     def __init__(
@@ -119,12 +179,24 @@ class RecordStore:
     ) -> None:
         self.schema = schema
         self.candidate_limit = candidate_limit
-        self._table = sql.Identifier(schema, TABLE)
-        self._insert = sql.SQL(
-            "INSERT INTO {} (project_id, hash, exception_type, embedding, bucket_keys)"
-            " VALUES (%s, %s, %s, %s, %s::bigint[])"
-            " ON CONFLICT (project_id, hash) DO NOTHING"
-        ).format(self._table)
+        self._database_url = database_url
+        names = {
+            "schema": sql.Identifier(schema),
+            "records": sql.Identifier(schema, TABLE),
+            "buckets": sql.Identifier(schema, BUCKETS_TABLE),
+            "bands": sql.Literal(BANDS),
+            "gin_index": sql.Identifier(schema, f"{TABLE}_bucket_keys"),
+        }
+        self._records = names["records"]
+        self._ddl = sql.SQL(_DDL).format(**names)
+        self._insert = sql.SQL(_INSERT).format(**names)
+        self._candidates_query = sql.SQL(_CANDIDATES).format(**names)
+        self._delete_project = sql.SQL(_DELETE).format(
+            condition=sql.SQL("project_id = %s"), **names
+        )
+        self._delete_hashes = sql.SQL(_DELETE).format(
+            condition=sql.SQL("project_id = %s AND hash = ANY(%s::text[])"), **names
+        )
         self._pool = ConnectionPool(
             database_url,
             min_size=1,
@@ -134,17 +206,16 @@ class RecordStore:
         )
 
     def open(self) -> None:
-        """Connect and create the schema, table and index; raise `psycopg.Error`."""
-        ddl = sql.SQL(_DDL).format(
-            schema=sql.Identifier(self.schema),
-            table=self._table,
-            index=sql.Identifier(f"{TABLE}_bucket_keys"),
-        )
-        self._pool.open(wait=True, timeout=10.0)
+        """Create the tables, then open the pool; raise `psycopg.Error` on failure.
+
+        The tables are created over a connection of its own, so an unreachable
+        database fails at once with the driver's error.
+        """
+        with psycopg.connect(self._database_url) as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('seer_local_ddl'))")
+            conn.execute(self._ddl)
         try:
-            with self._pool.connection() as conn:
-                conn.execute("SELECT pg_advisory_xact_lock(hashtext('seer_local_ddl'))")
-                conn.execute(ddl)
+            self._pool.open(wait=True, timeout=10.0)
         except BaseException:
             self._pool.close()
             raise
@@ -153,7 +224,7 @@ class RecordStore:
         self._pool.close(timeout=5.0)
 
     def count(self) -> int:
-        query = sql.SQL("SELECT count(*) FROM {}").format(self._table)
+        query = sql.SQL("SELECT count(*) FROM {}").format(self._records)
         with self._pool.connection() as conn:
             row = conn.execute(query).fetchone()
         return int(row[0]) if row else 0
@@ -171,9 +242,9 @@ class RecordStore:
         with self._pool.connection() as conn:
             stored = self._candidates(conn, {key for r in records for key in r.keys})
             accepted: dict[int, list[_Candidate]] = defaultdict(list)
-            accepted_hashes: set[tuple[int, str]] = set()
+            accepted_identities: set[tuple[int, str]] = set()
             neighbors: dict[int, Neighbor] = {}
-            rows: list[_Row] = []
+            new_records: list[NewRecord] = []
             for record in records:
                 pools = [stored.get(key, ()) for key in record.keys]
                 pools += [accepted.get(key, ()) for key in record.keys]
@@ -182,16 +253,14 @@ class RecordStore:
                     neighbors[record.group_id] = nearest[0]
                     continue
                 identity = (record.project_id, record.hash)
-                if identity in accepted_hashes:
+                if identity in accepted_identities:
                     continue
-                accepted_hashes.add(identity)
+                accepted_identities.add(identity)
                 candidate = _Candidate(record.project_id, record.hash, record.embedding)
                 for key in record.keys:
                     accepted[key].append(candidate)
-                rows.append(_row(record))
-            if rows:
-                with conn.cursor() as cursor:
-                    cursor.executemany(self._insert, rows)
+                new_records.append(record)
+            self._insert_records(conn, new_records)
         return neighbors
 
     def search(
@@ -214,24 +283,39 @@ class RecordStore:
             if insert_threshold is not None and not any(
                 neighbor.distance <= insert_threshold for neighbor in nearest
             ):
-                conn.execute(self._insert, _row(record))
+                self._insert_records(conn, [record])
         return nearest
 
     def delete_project(self, project_id: int) -> int:
         """Delete every record of a project; return how many were deleted."""
-        query = sql.SQL("DELETE FROM {} WHERE project_id = %s").format(self._table)
-        with self._pool.connection() as conn:
-            return conn.execute(query, (project_id,)).rowcount
+        return self._delete(self._delete_project, (project_id,))
 
     def delete_hashes(self, project_id: int, hashes: Sequence[str]) -> int:
         """Delete a project's records with these hashes; return the count."""
         if not hashes:
             return 0
-        query = sql.SQL(
-            "DELETE FROM {} WHERE project_id = %s AND hash = ANY(%s::text[])"
-        ).format(self._table)
+        return self._delete(self._delete_hashes, (project_id, list(hashes)))
+
+    def _delete(self, query: sql.Composed, params: tuple[object, ...]) -> int:
         with self._pool.connection() as conn:
-            return conn.execute(query, (project_id, list(hashes))).rowcount
+            row = conn.execute(query, params).fetchone()
+        return int(row[0]) if row else 0
+
+    def _insert_records(
+        self, conn: Connection[TupleRow], records: Sequence[NewRecord]
+    ) -> None:
+        if not records:
+            return
+        conn.execute(
+            self._insert,
+            {
+                "project_ids": [record.project_id for record in records],
+                "hashes": [record.hash for record in records],
+                "exception_types": [record.exception_type for record in records],
+                "embeddings": [record.embedding.to_bytes() for record in records],
+                "keys": [key for record in records for key in record.keys],
+            },
+        )
 
     def _candidates(
         self, conn: Connection[TupleRow], keys: set[int]
@@ -239,22 +323,9 @@ class RecordStore:
         """Read up to `candidate_limit` stored records per bucket key."""
         if not keys:
             return {}
-        # The per-key LIMIT bounds the work of a crowded bucket; a record found
-        # through several keys is read once, with the list of those keys.
-        query = sql.SQL(
-            "WITH hits AS ("
-            "  SELECT k.key, r.id FROM unnest(%s::bigint[]) AS k(key)"
-            "  CROSS JOIN LATERAL ("
-            "    SELECT id FROM {table} WHERE bucket_keys @> ARRAY[k.key] LIMIT %s"
-            "  ) AS r"
-            ")"
-            " SELECT t.project_id, t.hash, t.embedding, h.keys"
-            " FROM (SELECT id, array_agg(key) AS keys FROM hits GROUP BY id) AS h"
-            " JOIN {table} AS t USING (id)"
-        ).format(table=self._table)
         by_key: dict[int, list[_Candidate]] = defaultdict(list)
         with conn.cursor() as cursor:
-            cursor.execute(query, (sorted(keys), self.candidate_limit))
+            cursor.execute(self._candidates_query, (sorted(keys), self.candidate_limit))
             for project_id, record_hash, embedding, hit_keys in cursor:
                 candidate = _Candidate(
                     project_id, record_hash, Embedding.from_bytes(embedding)
@@ -264,26 +335,13 @@ class RecordStore:
         return by_key
 
 
-_Row = tuple[int, str, str | None, bytes, list[int]]
-
-
-def _row(record: NewRecord) -> _Row:
-    return (
-        record.project_id,
-        record.hash,
-        record.exception_type,
-        record.embedding.to_bytes(),
-        list(record.keys),
-    )
-
-
 def _nearest(
     record: NewRecord,
     pools: Iterable[Iterable[_Candidate]],
     max_distance: float,
     k: int,
 ) -> list[Neighbor]:
-    """Exact distances from `record` to the candidates; the `k` nearest within range.
+    """Return the `k` candidates nearest to `record` within `max_distance`.
 
     Skips candidates of another project and those with the record's own hash,
     as Seer's query does.
@@ -299,8 +357,8 @@ def _nearest(
                 record.embedding, candidate.embedding
             )
     within = sorted(
-        (distance, hash)
-        for hash, distance in distances.items()
+        (distance, candidate_hash)
+        for candidate_hash, distance in distances.items()
         if distance <= max_distance
     )
-    return [Neighbor(hash=hash, distance=distance) for distance, hash in within[:k]]
+    return [Neighbor(hash=h, distance=distance) for distance, h in within[:k]]

@@ -1,11 +1,15 @@
 """Strict validation of the local Seer service's request bodies.
 
-Seer validates bodies with pydantic models and answers 400 with the error
-list when one fails. This module checks the same fields and types, and is
-stricter where the backfill must not send bad data: types are never coerced
-(`"5"` is not an integer and `true` is not a number), hashes must be 32
-lowercase hex digits, ids must be positive 64-bit integers, and stacktraces
-must not be blank. Unknown keys are ignored, as pydantic does by default.
+Seer validates bodies with pydantic models and responds 400 with the error
+list when one fails. This module checks the same fields and types. It is
+stricter where the backfill must not send bad data:
+
+- types are never coerced (`"5"` is not an integer, `true` not a number);
+- hashes must be 32 lowercase hex digits (Seer accepts any string);
+- ids must be positive 64-bit integers;
+- stacktraces must not be blank (Seer checks this for similar-issues only).
+
+Unknown keys are ignored, as pydantic does by default.
 """
 
 from __future__ import annotations
@@ -96,7 +100,7 @@ class _Checker:
     """Reads typed fields out of JSON values and collects every error.
 
     Each reader returns a placeholder after recording an error, so one pass
-    reports all invalid fields; the placeholders never leave this module
+    reports all invalid fields. The placeholders never leave this module,
     because `done` raises when any error was recorded.
     """
 
@@ -229,7 +233,8 @@ def parse_grouping_records_request(body: object) -> GroupingRecordsRequest:
     """Validate the bulk insert body; raise `RequestValidationError`.
 
     Length mismatches between `data`, `stacktrace_list` and `group_id_list`
-    are not validation errors: Seer answers them with `success: false`.
+    are not validation errors, because Seer responds to them with
+    `success: false`.
     """
     checker = _Checker()
     root = _root(checker, body)
