@@ -16,7 +16,7 @@ def read_until_idle(
     idle_seconds: float = 1.5,
     options: KafkaOptions = NO_OPTIONS,
 ) -> list[Message]:
-    """Every record of every partition, read until none arrives for `idle_seconds`.
+    """Read every record of every partition until none arrives for `idle_seconds`.
 
     Stops on an idle gap instead of the high watermark, because the tansu
     test broker reports a watermark that is too low for batches of several
@@ -42,7 +42,7 @@ def read_until_idle(
 
 
 def end_offsets(records: list[Message]) -> dict[int, int]:
-    """The offset after the last of the records, per partition."""
+    """Return the offset after the last of the records, per partition."""
     ends: dict[int, int] = {}
     for record in records:
         partition, offset = record.partition(), record.offset()
