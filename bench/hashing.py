@@ -4,18 +4,26 @@ For each corpus of events this prints, per process and single-threaded:
 
 - parse: `zlib.decompress` + `json.loads` of the stored form of each event
   (the node store keeps zlib-compressed JSON), the work every lookup does;
-- hash: `calculate_grouping` + `grouping_info()` + `get_stacktrace_string`
-  on events normalised beforehand;
-- normalize+hash: `normalize_event` (Relay's normaliser) and then the same;
-- the time ratio of each hashing column to parse.
+- seer: what the consumer's hashing stage computes per event, on events
+  normalised beforehand: `has_stacktrace`, then `seer_inputs` (primary hash,
+  Seer stacktrace string, frame-count filter, exception type);
+- seer cold: the same with grouping's memos cleared before every pass over
+  the corpus, so frames shared by events of the corpus are computed once
+  per pass and no frame is remembered from earlier passes;
+- full: `calculate_grouping` with every strategy and hint, `grouping_info()`
+  and `get_stacktrace_string`, the path that explains a grouping;
+- normalize+seer: `normalize_event` (Relay's normaliser) and then seer;
+- the time ratio of each column to parse.
 
 Each figure is the median of `--runs` runs, and one run loops over the corpus
-until `--min-seconds` have passed. There are three corpora:
+until `--min-seconds` have passed. There are four corpora:
 
 - Sentry's sample events from the shared reference directory, without the
   payloads that are not valid JSON;
 - events the real sentry-sdk captures from the sample application
-  (`consumers.samples`);
+  (`consumers.samples`), many of them of the same issue;
+- the same events made distinct issues with `vary_event` (renamed in-app
+  frames, changed messages), as a backfill sees one event per issue;
 - events it captures from exceptions raised in this script, chained and with
   stacks 3 to 60 frames deep.
 
@@ -44,11 +52,15 @@ from sentry_sdk.transport import Transport
 from consumers.grouping import (
     GroupingError,
     calculate_grouping,
+    get_stacktrace_string,
+    has_stacktrace,
     load_enhancements,
     normalize_event,
+    seer_inputs,
 )
-from consumers.grouping.stacktrace_string import get_stacktrace_string
+from consumers.grouping.caches import clear_caches
 from consumers.grouping.string_cases import default_shared_dir
+from consumers.samples import vary_event
 
 Event = dict[str, Any]
 
@@ -148,6 +160,12 @@ def sample_app_events(count: int) -> Corpus:
     return Corpus("sentry-sdk sample app", list(generate_events(count)), 0)
 
 
+def distinct_issue_events(corpus: Corpus) -> Corpus:
+    """Make every event of `corpus` its own issue (variation n of event n)."""
+    events = [vary_event(event, n) for n, event in enumerate(corpus.raw_events)]
+    return Corpus(f"{corpus.name}, distinct", events, 0)
+
+
 def deep_chained_events(count: int) -> Corpus:
     """Capture `count` real exceptions with deep and chained stacks."""
     transport = _CapturingTransport()
@@ -169,13 +187,21 @@ def deep_chained_events(count: int) -> Corpus:
 
 
 def _cycle_until(
-    work: Callable[[Any], object], items: Sequence[Any], seconds: float
+    work: Callable[[Any], object],
+    items: Sequence[Any],
+    seconds: float,
+    before_pass: Callable[[], object] | None = None,
 ) -> float:
-    """Run `work` over `items` repeatedly for at least `seconds`; return items/s."""
+    """Run `work` over `items` repeatedly for at least `seconds`; return items/s.
+
+    `before_pass` runs, and is timed, before every pass over `items`.
+    """
     done = 0
     started = time.perf_counter()
     deadline = started + seconds
     while True:
+        if before_pass is not None:
+            before_pass()
         for item in items:
             work(item)
         done += len(items)
@@ -198,6 +224,9 @@ def _normalized(events: Sequence[Event]) -> Iterator[Event]:
             )
 
 
+COLUMNS = ("parse", "seer", "seer cold", "full", "normalize+seer")
+
+
 def measure(corpus: Corpus, runs: int, seconds: float) -> dict[str, float]:
     enhancements = load_enhancements()
     normalized = list(_normalized(corpus.raw_events))
@@ -206,24 +235,37 @@ def measure(corpus: Corpus, runs: int, seconds: float) -> dict[str, float]:
     def parse(payload: bytes) -> object:
         return json.loads(zlib.decompress(payload))
 
-    def hash_event(event: Event) -> object:
+    def seer(event: Event) -> object:
+        if not has_stacktrace(event):
+            return None
+        return seer_inputs(event, enhancements=enhancements)
+
+    def full(event: Event) -> object:
         result = calculate_grouping(event, enhancements=enhancements)
         return get_stacktrace_string(result.grouping_info(), event.get("platform"))
 
-    def normalize_and_hash(event: Event) -> object:
-        return hash_event(normalize_event(event))
+    def normalize_and_seer(event: Event) -> object:
+        return seer(normalize_event(event))
+
+    def forget() -> None:
+        clear_caches(enhancements)
 
     # The columns take turns within each run, so that a burst of load from
     # other processes slows all of them rather than one.
-    columns: dict[str, tuple[Callable[[Any], object], Sequence[Any]]] = {
-        "parse": (parse, payloads),
-        "hash": (hash_event, normalized),
-        "normalize+hash": (normalize_and_hash, corpus.raw_events),
+    columns: dict[
+        str,
+        tuple[Callable[[Any], object], Sequence[Any], Callable[[], object] | None],
+    ] = {
+        "parse": (parse, payloads, None),
+        "seer": (seer, normalized, None),
+        "seer cold": (seer, normalized, forget),
+        "full": (full, normalized, None),
+        "normalize+seer": (normalize_and_seer, corpus.raw_events, None),
     }
     samples: dict[str, list[float]] = {name: [] for name in columns}
     for _ in range(runs):
-        for name, (work, items) in columns.items():
-            samples[name].append(_cycle_until(work, items, seconds))
+        for name, (work, items, before_pass) in columns.items():
+            samples[name].append(_cycle_until(work, items, seconds, before_pass))
 
     rates = {name: statistics.median(values) for name, values in samples.items()}
     rates["events"] = float(len(normalized))
@@ -231,17 +273,19 @@ def measure(corpus: Corpus, runs: int, seconds: float) -> dict[str, float]:
 
 
 def format_rows(rows: list[tuple[Corpus, dict[str, float]]]) -> str:
-    header = (
-        f"{'corpus':<32} {'events':>6} {'parse/s':>10} {'hash/s':>9} "
-        f"{'norm+hash/s':>12} {'hash:parse':>11} {'norm+hash:parse':>16}"
+    """Return a table: events/s per column and, after each, its time ratio to parse."""
+    width = max(len(corpus.name) for corpus, _rates in rows)
+    header = f"{'corpus':<{width}} {'events':>6} " + " ".join(
+        f"{name + '/s':>16}" for name in COLUMNS
     )
     lines = [header, "-" * len(header)]
     for corpus, rates in rows:
+        cells = [f"{rates['parse']:>16.0f}"]
+        for name in COLUMNS[1:]:
+            ratio = rates["parse"] / rates[name]
+            cells.append(f"{rates[name]:>9.0f} ({ratio:4.1f}x)")
         lines.append(
-            f"{corpus.name:<32} {int(rates['events']):>6} {rates['parse']:>10.0f} "
-            f"{rates['hash']:>9.0f} {rates['normalize+hash']:>12.0f} "
-            f"{rates['parse'] / rates['hash']:>10.1f}x "
-            f"{rates['parse'] / rates['normalize+hash']:>15.1f}x"
+            f"{corpus.name:<{width}} {int(rates['events']):>6} " + " ".join(cells)
         )
     return "\n".join(lines)
 
@@ -260,9 +304,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
 
+    sample_app = sample_app_events(args.sdk_events)
     corpora = [
         load_sample_events(args.shared_dir or default_shared_dir()),
-        sample_app_events(args.sdk_events),
+        sample_app,
+        distinct_issue_events(sample_app),
         deep_chained_events(args.sdk_events),
     ]
 
@@ -276,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         (corpus, measure(corpus, args.runs, args.min_seconds)) for corpus in corpora
     ]
     print(format_rows(rows))
-    print("ratios: time per event of hashing / time per event of decompress + parse")
+    print("(ratio) = time per event of that column / time per event of parse")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 The consumer and the ingest command use only the names in ``__all__``:
 normalise a raw event with `normalize_event`, then `calculate_grouping`
 returns its variants, hashes and component trees; `get_stacktrace_string`
-turns the component tree into the text Seer embeds.
+turns the component tree into the text Seer embeds. `seer_inputs` computes
+the hash, string and filters that a Seer record needs in one faster call.
 """
 
 from consumers.grouping.api import GroupingResult, calculate_grouping
@@ -15,6 +16,7 @@ from consumers.grouping.frames import (
     has_too_many_contributing_frames,
 )
 from consumers.grouping.normalize import normalize_event
+from consumers.grouping.seer import SeerInputs, seer_inputs
 from consumers.grouping.stacktrace_string import get_stacktrace_string
 from consumers.grouping.variants import GroupingVariant
 
@@ -23,6 +25,7 @@ __all__ = [
     "GroupingError",
     "GroupingResult",
     "GroupingVariant",
+    "SeerInputs",
     "calculate_grouping",
     "count_contributing_frames",
     "get_exception_type",
@@ -31,4 +34,5 @@ __all__ = [
     "has_too_many_contributing_frames",
     "load_enhancements",
     "normalize_event",
+    "seer_inputs",
 ]

@@ -60,9 +60,34 @@ def calculate_grouping(
     """
     if enhancements is None:
         enhancements = load_enhancements()
+    variants = compute_variants(
+        event,
+        enhancements,
+        fingerprint_rules or (),
+        include_overruled=include_overruled,
+    )
+    hashes = ordered_hashes(variants)
+    return GroupingResult(variants, hashes, hashes[0] if hashes else None)
+
+
+def compute_variants(
+    event: Mapping[str, Any],
+    enhancements: Enhancements,
+    fingerprint_rules: Sequence[FingerprintRule],
+    *,
+    include_overruled: bool,
+    hints: bool = True,
+) -> dict[str, GroupingVariant]:
+    """Compute the variants of a normalised event (see `calculate_grouping`).
+
+    ``hints`` False leaves the hints out of frame components, which saves
+    time when only hashes and flags are needed. Those frame components are
+    shared with other events' results, so treat the trees as read-only.
+    Raises GroupingError.
+    """
     try:
-        variants = _compute_variants(
-            event, enhancements, fingerprint_rules or (), include_overruled
+        return _compute_variants(
+            event, enhancements, fingerprint_rules, include_overruled, hints
         )
     except GroupingError:
         raise
@@ -71,8 +96,6 @@ def calculate_grouping(
         raise GroupingError(
             f"grouping failed for event {event_id}: {error!r}"
         ) from error
-    hashes = ordered_hashes(variants)
-    return GroupingResult(variants, hashes, hashes[0] if hashes else None)
 
 
 def _compute_variants(
@@ -80,12 +103,13 @@ def _compute_variants(
     enhancements: Enhancements,
     fingerprint_rules: Sequence[FingerprintRule],
     include_overruled: bool,
+    hints: bool,
 ) -> dict[str, GroupingVariant]:
     checksum = event.get("checksum")
     if isinstance(checksum, str) and checksum:
         return checksum_variants(checksum)
     built = build_variant_roots(
-        event, enhancements, include_overruled=include_overruled
+        event, enhancements, include_overruled=include_overruled, hints=hints
     )
     decision = decide_fingerprint(event, [*fingerprint_rules, *_built_in_rules()])
     return fingerprint_variants(built, decision, event)

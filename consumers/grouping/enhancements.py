@@ -9,6 +9,12 @@ Rules come in two kinds, which Sentry evaluates in two passes and so do we:
 
 A rule with actions of both kinds is split in two. Parsing takes a few
 milliseconds, so `load_enhancements` caches the parsed rules per file.
+
+The classifier pass costs a few microseconds per frame, and the same frames
+recur across events. When no classifier rule looks at neighbouring frames
+(caller or callee matchers) or changes them (``^`` and ``v`` ranges), each
+frame's result depends only on the frame (and on the exception, for rules
+with exception matchers), so `Enhancements.classify_frames` remembers it.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +41,32 @@ _CLASSIFIER_ACTION_RE = re.compile(r"^(?:[\^v]?[+-]app|category=\S*)$")
 
 _RUST_CACHE = RustCache(2_000)
 
+# Caller `[ matcher ] |` and callee `| [ matcher ]` syntax; a matcher value
+# that merely looks like it only turns the classifier memo off.
+_NEIGHBOUR_MATCHER_RE = re.compile(r"\]\s*\||\|\s*\[")
+_MATCHER_KEY_RE = re.compile(r'(?:^|[\s\[|])!?"?([^\s:"\[|]+)"?:')
+# Matcher keys that read only the frame itself.
+_FRAME_MATCHER_KEYS = frozenset(
+    {
+        "path",
+        "stack.abs_path",
+        "module",
+        "stack.module",
+        "function",
+        "stack.function",
+        "package",
+        "stack.package",
+        "family",
+        "app",
+        "category",
+    }
+)
+# Classifier results remembered per rule set before the memo starts over. An
+# entry takes an estimated few hundred bytes.
+MAX_CLASSIFIED_FRAMES = 20_000
+
+ClassifierResult = tuple[str | None, bool | None]
+
 
 @dataclass(frozen=True)
 class Enhancements:
@@ -49,6 +81,13 @@ class Enhancements:
     contributes: RustEnhancements
     source: str
     text: str
+    # Whether classifier results may be remembered per frame, and whether
+    # the exception is part of what they depend on.
+    classifier_per_frame: bool = False
+    classifier_reads_exception: bool = True
+    _classified: dict[tuple[Any, ...], ClassifierResult] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_parse_for_unpickle, (self.text, self.source))
@@ -58,6 +97,8 @@ class Enhancements:
         """Parse rules text; raise GroupingError naming the invalid rule and line."""
         classifier_lines: list[str] = []
         contributes_lines: list[str] = []
+        per_frame = True
+        reads_exception = False
         for number, raw_line in enumerate(text.splitlines(), start=1):
             line = _strip_comment(raw_line).strip()
             if not line:
@@ -70,6 +111,14 @@ class Enhancements:
                 )
             classifier_actions = [a for a in actions if _CLASSIFIER_ACTION_RE.match(a)]
             other_actions = [a for a in actions if not _CLASSIFIER_ACTION_RE.match(a)]
+            if classifier_actions:
+                if _NEIGHBOUR_MATCHER_RE.search(matchers) or any(
+                    action[0] in "^v" for action in classifier_actions
+                ):
+                    per_frame = False
+                keys = _MATCHER_KEY_RE.findall(matchers)
+                if not keys or not _FRAME_MATCHER_KEYS.issuperset(keys):
+                    reads_exception = True
             for kept, lines in (
                 (classifier_actions, classifier_lines),
                 (other_actions, contributes_lines),
@@ -85,7 +134,51 @@ class Enhancements:
             contributes=_parse_rust("\n".join(contributes_lines), source),
             source=source,
             text=text,
+            classifier_per_frame=per_frame,
+            classifier_reads_exception=reads_exception,
         )
+
+    def clear_classified_frames(self) -> None:
+        """Forget the remembered classifier results (they are recomputed)."""
+        self._classified.clear()
+
+    def classify_frames(
+        self,
+        frames: list[dict[str, Any]],
+        exception_data: dict[str, bytes | None],
+        *,
+        keys: list[tuple[Any, ...]] | None = None,
+    ) -> list[ClassifierResult]:
+        """Return ``apply_modifications_to_frames`` of the classifier rules.
+
+        ``frames`` are match frames (sentry-ophio's shape), oldest first; the
+        result has the final category and in_app of each. Results are
+        remembered per frame when the rules allow it (see the module
+        docstring), so only frames not seen before reach the rules engine.
+        ``keys``, when given, are the frames' values as tuples.
+        """
+        if not self.classifier_per_frame:
+            return list(
+                self.classifier.apply_modifications_to_frames(frames, exception_data)
+            )
+        # A match frame's values are all the rules read of it.
+        if keys is None:
+            keys = [tuple(frame.values()) for frame in frames]
+        if self.classifier_reads_exception:
+            exception_key = tuple(exception_data.values())
+            keys = [(exception_key, key) for key in keys]
+        known = self._classified
+        results: list[ClassifierResult | None] = [known.get(key) for key in keys]
+        missing = [index for index, result in enumerate(results) if result is None]
+        if missing:
+            computed = self.classifier.apply_modifications_to_frames(
+                [frames[index] for index in missing], exception_data
+            )
+            if len(known) + len(missing) > MAX_CLASSIFIED_FRAMES:
+                known.clear()
+            for index, result in zip(missing, computed, strict=True):
+                results[index] = known[keys[index]] = result
+        return results  # type: ignore[return-value]  # no None is left
 
 
 def _parse_for_unpickle(text: str, source: str) -> Enhancements:

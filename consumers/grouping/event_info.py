@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from consumers.grouping.frames import is_mapping
+
 
 def _last(event: Mapping[str, Any], interface: str) -> Mapping[str, Any]:
     container = event.get(interface)
-    values = container.get("values") if isinstance(container, Mapping) else None
-    if isinstance(values, list) and values and isinstance(values[-1], Mapping):
+    values = container.get("values") if is_mapping(container) else None
+    if isinstance(values, list) and values and is_mapping(values[-1]):
         return values[-1]
     return {}
 
 
 def _has_frames(stacktrace: object) -> bool:
-    return isinstance(stacktrace, Mapping) and bool(stacktrace.get("frames"))
+    return is_mapping(stacktrace) and bool(stacktrace.get("frames"))
 
 
 def get_exception_type(event: Mapping[str, Any]) -> str | None:

@@ -15,38 +15,50 @@ from typing import Any
 
 from consumers.grouping.component import Component
 from consumers.grouping.enhancements import Enhancements
+from consumers.grouping.frames import is_mapping
 from consumers.grouping.parameterization import normalize_message_for_grouping
-from consumers.grouping.stacktrace import (
+from consumers.grouping.prepared_frames import (
     make_exception_data,
     prepare_stacktrace,
-    stacktrace_variants,
 )
+from consumers.grouping.stacktrace import stacktrace_variants
 
 Variants = dict[str, Component]
 
 
 def single_exception_variants(
-    exception: Mapping[str, Any], platform: str | None, enhancements: Enhancements
+    exception: Mapping[str, Any],
+    platform: str | None,
+    enhancements: Enhancements,
+    *,
+    hints: bool = True,
 ) -> Variants:
     """Return the ``exception`` component per variant.
 
     Without a stack trace only the ``app`` variant exists, as in Sentry.
+    ``hints`` False leaves out frame hints (see `stacktrace_variants`).
     """
     exception_type = _text(exception.get("type"))
     mechanism = exception.get("mechanism")
-    mechanism = mechanism if isinstance(mechanism, Mapping) else {}
+    mechanism = mechanism if is_mapping(mechanism) else {}
     synthetic = bool(mechanism.get("synthetic"))
 
     ns_error = _ns_error_component(mechanism)
-    # Without frames Sentry still adds an empty stacktrace, for the app variant only.
-    stacktraces = {"app": Component("stacktrace")}
     stacktrace = exception.get("stacktrace")
-    if isinstance(stacktrace, Mapping):
+    if is_mapping(stacktrace):
         frames = stacktrace.get("frames") or []
         exception_data = make_exception_data(exception)
         prepared = prepare_stacktrace(frames, platform, exception_data, enhancements)
-        stacktraces = dict(stacktrace_variants(prepared, enhancements))
+        stacktraces = stacktrace_variants(prepared, enhancements, hints=hints)
+    else:
+        # Without frames Sentry still adds an empty stacktrace, for the app
+        # variant only.
+        stacktraces = {"app": Component("stacktrace")}
 
+    raw_value = _text(exception.get("value"))
+    normalized_value = (
+        normalize_message_for_grouping(raw_value) if raw_value is not None else None
+    )
     variants: Variants = {}
     for variant, stacktrace_component in stacktraces.items():
         type_component = Component("type", [exception_type] if exception_type else [])
@@ -58,15 +70,19 @@ def single_exception_variants(
         values = [stacktrace_component, type_component]
         if ns_error is not None:
             values.append(ns_error)
-        values.append(_value_component(exception, stacktrace_component, ns_error))
+        values.append(
+            _value_component(
+                raw_value, normalized_value, stacktrace_component, ns_error
+            )
+        )
         variants[variant] = Component("exception", values)
     return variants
 
 
 def _ns_error_component(mechanism: Mapping[str, Any]) -> Component | None:
     meta = mechanism.get("meta")
-    ns_error = meta.get("ns_error") if isinstance(meta, Mapping) else None
-    if not isinstance(ns_error, Mapping):
+    ns_error = meta.get("ns_error") if is_mapping(meta) else None
+    if not is_mapping(ns_error):
         return None
     domain = ns_error.get("domain")
     code = ns_error.get("code")
@@ -80,26 +96,26 @@ def _ns_error_component(mechanism: Mapping[str, Any]) -> Component | None:
 
 
 def _value_component(
-    exception: Mapping[str, Any],
+    raw: str | None,
+    normalized: str | None,
     stacktrace: Component,
     ns_error: Component | None,
 ) -> Component:
-    component = Component("value")
-    raw = _text(exception.get("value"))
-    if raw is not None:
-        normalized = normalize_message_for_grouping(raw)
-        if normalized:
-            hint = "stripped event-specific values" if normalized != raw else None
-            component.update_component(values=[normalized], hint=hint)
-    if stacktrace.contributes and component.contributes:
-        component.update_component(
-            contributes=False, hint="ignored because stacktrace takes precedence"
-        )
-    if ns_error is not None and ns_error.contributes and component.contributes:
-        component.update_component(
-            contributes=False, hint="ignored because ns-error info takes precedence"
-        )
-    return component
+    """Build the ``value`` child from the raw and the parameterized value."""
+    values: list[str] = []
+    hint = None
+    if raw is not None and normalized:
+        values = [normalized]
+        if normalized != raw:
+            hint = "stripped event-specific values"
+    contributes = bool(values)
+    if stacktrace.contributes and contributes:
+        contributes = False
+        hint = "ignored because stacktrace takes precedence"
+    if ns_error is not None and ns_error.contributes and contributes:
+        contributes = False
+        hint = "ignored because ns-error info takes precedence"
+    return Component("value", values, contributes=contributes, hint=hint)
 
 
 def chained_exception_variants(
@@ -108,6 +124,7 @@ def chained_exception_variants(
     enhancements: Enhancements,
     *,
     filter_groups: bool = True,
+    hints: bool = True,
 ) -> Variants:
     """Return the component per variant for all exceptions of an event.
 
@@ -116,7 +133,8 @@ def chained_exception_variants(
     every exception of an exception group.
     """
     by_exception = [
-        single_exception_variants(e, platform, enhancements) for e in exceptions
+        single_exception_variants(e, platform, enhancements, hints=hints)
+        for e in exceptions
     ]
     kept = list(range(len(exceptions)))
     if filter_groups:
@@ -167,10 +185,10 @@ def ignore_variants_without_stacktrace(variants: Variants) -> None:
 
 def _has_contributing_stacktrace(component: Component) -> bool:
     # Looks below the given component only, and not into ignored subtrees.
-    for child in component.children():
-        if not child.contributes:
+    for child in component["values"]:
+        if type(child) is not Component or not child["contributes"]:
             continue
-        if child.id == "stacktrace" or _has_contributing_stacktrace(child):
+        if child["id"] == "stacktrace" or _has_contributing_stacktrace(child):
             return True
     return False
 

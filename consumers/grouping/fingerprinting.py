@@ -11,15 +11,23 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sentry_ophio.glob import is_glob_match
-
 from consumers.grouping.errors import GroupingError
-from consumers.grouping.platforms import behavior_family
+from consumers.grouping.fingerprint_matchers import (
+    EventFacts,
+    crash_frame,
+    event_tags,
+    family_matches,
+    get_path,
+    last_exception,
+    matcher_cost,
+    matcher_holds,
+    text_or_none,
+)
 
 BUILT_IN_RULES_PATH = Path(__file__).parent / "rules" / "fingerprints.txt"
 
@@ -91,13 +99,21 @@ class FingerprintRule:
     def _ordered_matchers(self) -> tuple[tuple[str, str], ...]:
         # Cheap and selective matchers run first, those reading frames last.
         return tuple(
-            sorted(self.matchers, key=lambda matcher: _matcher_cost(matcher[0]))
+            sorted(self.matchers, key=lambda matcher: matcher_cost(matcher[0]))
         )
+
+    @functools.cached_property
+    def required_family(self) -> str | None:
+        """The pattern of the rule's first (not negated) family matcher, if any."""
+        for key, pattern in self.matchers:
+            if key == "family":
+                return pattern
+        return None
 
     def matches(self, event: Mapping[str, Any] | EventFacts) -> bool:
         facts = event if isinstance(event, EventFacts) else EventFacts(event)
         for key, pattern in self._ordered_matchers:
-            if not _matcher_holds(key, pattern, facts):
+            if not matcher_holds(key, pattern, facts):
                 return False
         return True
 
@@ -157,7 +173,17 @@ def decide_fingerprint(
     fingerprint = client or ["{{ default }}"]
     is_builtin = False
     facts = EventFacts(event)
+    # Rules usually share their family matcher and most events fail it, so
+    # it is tested once per pattern before the rest of each rule.
+    family_results: dict[str, bool] = {}
     for rule in rules:
+        family = rule.required_family
+        if family is not None:
+            matched = family_results.get(family)
+            if matched is None:
+                matched = family_results[family] = family_matches(family, facts)
+            if not matched:
+                continue
         if not rule.matches(facts):
             continue
         # A built-in rule never overrides a fingerprint the client chose.
@@ -189,290 +215,42 @@ def resolve_fingerprint_values(
 
 def variable_value(name: str, event: Mapping[str, Any]) -> str:
     """Return the value of one fingerprint variable, or its ``<no-...>`` placeholder."""
-    last_exception = _last_exception(event)
+    exception = last_exception(event)
     if name == "transaction":
-        return _text(event.get("transaction")) or "<no-transaction>"
+        return text_or_none(event.get("transaction")) or "<no-transaction>"
     if name == "message":
         message = (
-            _text(_get(event, "logentry", "formatted"))
-            or _text(_get(event, "logentry", "message"))
-            or _text(last_exception.get("value"))
+            text_or_none(get_path(event, "logentry", "formatted"))
+            or text_or_none(get_path(event, "logentry", "message"))
+            or text_or_none(exception.get("value"))
         )
         return message or "<no-message>"
     if name in ("type", "error.type"):
-        return _text(last_exception.get("type")) or "<no-type>"
+        return text_or_none(exception.get("type")) or "<no-type>"
     if name in ("value", "error.value"):
-        return _text(last_exception.get("value")) or "<no-value>"
+        return text_or_none(exception.get("value")) or "<no-value>"
     if name in ("level", "logger"):
-        return _text(event.get(name)) or f"<no-{name}>"
+        return text_or_none(event.get(name)) or f"<no-{name}>"
     if name.startswith("tags."):
         tag = name[5:]
-        for key, value in _tags(event):
+        for key, value in event_tags(event):
             if key == tag and value is not None:
                 return value
         return f"<no-value-for-tag-{tag}>"
-    frame = _crash_frame(event)
+    frame = crash_frame(event)
     if name in ("function", "stack.function"):
-        return _text(frame.get("function")) or "<no-function>"
+        return text_or_none(frame.get("function")) or "<no-function>"
     if name in ("path", "stack.abs_path"):
         return (
-            _text(frame.get("abs_path"))
-            or _text(frame.get("filename"))
+            text_or_none(frame.get("abs_path"))
+            or text_or_none(frame.get("filename"))
             or "<no-abs-path>"
         )
     if name in ("module", "stack.module"):
-        return _text(frame.get("module")) or "<no-module>"
+        return text_or_none(frame.get("module")) or "<no-module>"
     if name in ("package", "stack.package"):
-        package = _text(frame.get("package"))
+        package = text_or_none(frame.get("package"))
         if package:
             package = package.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
         return package or "<no-package>"
     return f"<unknown-variable-{name}>"
-
-
-_FRAME_KEYS = frozenset({"family", "app", "function", "module", "path", "package"})
-
-
-def _matcher_cost(key: str) -> int:
-    # Matchers have no side effects, so their order changes only the cost.
-    # The family usually follows from the event's platform alone and rejects
-    # most events at once, so it goes first.
-    key = key.lstrip("!")
-    if key == "family":
-        return 0
-    if key in ("type", "value", "message"):
-        return 1
-    if key in _FRAME_KEYS:
-        return 3
-    return 2
-
-
-class EventFacts:
-    """The parts of an event that fingerprint matchers read, collected once."""
-
-    def __init__(self, event: Mapping[str, Any]) -> None:
-        self.event = event
-        # Family pattern -> result; every built-in rule tests the same family.
-        self.family_matches: dict[str, bool] = {}
-
-    @functools.cached_property
-    def exceptions(self) -> list[Mapping[str, Any]]:
-        return _exceptions(self.event)
-
-    @functools.cached_property
-    def frames(self) -> list[Mapping[str, Any]]:
-        return list(_frames(self.event))
-
-    @functools.cached_property
-    def families(self) -> set[str]:
-        platforms = {self.event.get("platform")}
-        # Reads the frames directly: this runs for every event and every
-        # built-in rule needs it, while `frames` is rarely needed.
-        for stacktrace in _stacktraces(self.event):
-            frames = stacktrace.get("frames")
-            if isinstance(frames, list):
-                platforms.update(
-                    [frame.get("platform") for frame in frames if type(frame) is dict]
-                )
-                platforms.update(
-                    [
-                        frame.get("platform")
-                        for frame in frames
-                        if type(frame) is not dict and isinstance(frame, Mapping)
-                    ]
-                )
-        return {behavior_family(p) for p in platforms if isinstance(p, str) and p}
-
-    @functools.cached_property
-    def messages(self) -> list[str]:
-        logentry = _text(_get(self.event, "logentry", "formatted")) or _text(
-            _get(self.event, "logentry", "message")
-        )
-        values = [_text(exception.get("value")) for exception in self.exceptions]
-        return [message for message in [logentry, *values] if message is not None]
-
-
-def _matcher_holds(key: str, pattern: str, facts: EventFacts) -> bool:
-    negated = key.startswith("!")
-    key = key.lstrip("!")
-    return _any_value_matches(key, pattern, facts) != negated
-
-
-def _any_value_matches(key: str, pattern: str, facts: EventFacts) -> bool:
-    event = facts.event
-    if key == "family":
-        known = facts.family_matches.get(pattern)
-        if known is None:
-            known = _family_matches(pattern, facts)
-            facts.family_matches[pattern] = known
-        return known
-    if key in ("type", "value"):
-        return any(
-            is_glob_match(value, pattern, case_insensitive=key == "value")
-            for exception in facts.exceptions
-            if (value := _text(exception.get(key))) is not None
-        )
-    if key == "message":
-        return any(
-            is_glob_match(message, pattern, case_insensitive=True)
-            for message in facts.messages
-        )
-    if key in ("level", "logger", "release", "transaction"):
-        value = _text(event.get(key))
-        return value is not None and is_glob_match(
-            value, pattern, case_insensitive=True
-        )
-    if key == "sdk":
-        value = _text(_get(event, "sdk", "name"))
-        return value is not None and is_glob_match(value, pattern)
-    if key.startswith("tags."):
-        tag = key[5:]
-        return any(
-            k == tag and v is not None and is_glob_match(v, pattern)
-            for k, v in _tags(event)
-        )
-    return any(_frame_matches(key, pattern, frame) for frame in facts.frames)
-
-
-def _family_matches(pattern: str, facts: EventFacts) -> bool:
-    families = set(pattern.split(","))
-    if "all" in families:
-        return True
-    platform = facts.event.get("platform")
-    if behavior_family(platform if isinstance(platform, str) else None) in families:
-        return True
-    return not families.isdisjoint(facts.families)
-
-
-def _frame_matches(key: str, pattern: str, frame: Mapping[str, Any]) -> bool:
-    if key == "app":
-        in_app = frame.get("in_app")
-        return in_app is not None and bool(in_app) == (
-            pattern.lower() in ("1", "yes", "true")
-        )
-    if key == "function":
-        value = _text(frame.get("function"))
-        return value is not None and is_glob_match(value, pattern)
-    if key == "module":
-        value = _text(frame.get("module"))
-        return value is not None and is_glob_match(value, pattern, double_star=True)
-    if key in ("path", "package"):
-        fields = ("abs_path", "filename") if key == "path" else ("package",)
-        for name in fields:
-            value = _text(frame.get(name))
-            if value is None:
-                continue
-            for candidate in (
-                value,
-                "/" + value if not value.startswith("/") else value,
-            ):
-                if is_glob_match(
-                    candidate,
-                    pattern,
-                    double_star=True,
-                    case_insensitive=True,
-                    path_normalize=True,
-                ):
-                    return True
-    return False
-
-
-def _exceptions(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    values = _get(event, "exception", "values")
-    return (
-        [v for v in values if isinstance(v, Mapping)]
-        if isinstance(values, list)
-        else []
-    )
-
-
-def _last_exception(event: Mapping[str, Any]) -> Mapping[str, Any]:
-    exceptions = _exceptions(event)
-    return exceptions[-1] if exceptions else {}
-
-
-def _stacktraces(event: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    for exception in _exceptions(event):
-        if isinstance(exception.get("stacktrace"), Mapping):
-            yield exception["stacktrace"]
-    if isinstance(event.get("stacktrace"), Mapping):
-        yield event["stacktrace"]
-    threads = _get(event, "threads", "values")
-    for thread in threads if isinstance(threads, list) else []:
-        if isinstance(thread, Mapping) and isinstance(
-            thread.get("stacktrace"), Mapping
-        ):
-            yield thread["stacktrace"]
-
-
-def _frames(event: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    for stacktrace in _stacktraces(event):
-        frames = stacktrace.get("frames")
-        if isinstance(frames, list):
-            # Decoded JSON holds plain dicts, and the type check is far
-            # cheaper than the Mapping one.
-            yield from (
-                frame
-                for frame in frames
-                if type(frame) is dict or isinstance(frame, Mapping)
-            )
-
-
-def _crash_frame(event: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Return the latest in-app frame of the top stack trace, else its latest frame.
-
-    The top stack trace is the last exception's, else the event's own, else
-    that of the only thread.
-    """
-    frames = _get(event, "exception", "values", -1, "stacktrace", "frames") or _get(
-        event, "stacktrace", "frames"
-    )
-    if not frames:
-        threads = _get(event, "threads", "values")
-        if isinstance(threads, list) and len(threads) == 1:
-            frames = (
-                _get(threads[0], "stacktrace", "frames")
-                if isinstance(threads[0], Mapping)
-                else None
-            )
-    fallback: Mapping[str, Any] = {}
-    for frame in reversed(frames if isinstance(frames, list) else []):
-        if not isinstance(frame, Mapping):
-            continue
-        if frame.get("in_app"):
-            return frame
-        if not fallback:
-            fallback = frame
-    return fallback
-
-
-def _tags(event: Mapping[str, Any]) -> Iterator[tuple[str, str | None]]:
-    tags = event.get("tags")
-    items = (
-        tags.items()
-        if isinstance(tags, Mapping)
-        else tags
-        if isinstance(tags, list)
-        else []
-    )
-    for item in items:
-        if isinstance(item, (list, tuple)) and len(item) == 2:
-            yield str(item[0]), _text(item[1])
-
-
-def _get(data: Mapping[str, Any], *path: str | int) -> Any:
-    current: Any = data
-    for key in path:
-        if isinstance(key, int):
-            if not isinstance(current, list) or not current:
-                return None
-            current = current[key]
-        elif isinstance(current, Mapping):
-            current = current.get(key)
-        else:
-            return None
-    return current
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None

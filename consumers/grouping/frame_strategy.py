@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
-from typing import Any
 
 from consumers.grouping.component import Component
 from consumers.grouping.platforms import (
-    CONTEXT_LINE_PLATFORMS,
     behavior_family,
-    has_url_origin,
 )
 
 _RUBY_ERB_SUFFIX_RE = re.compile(r"__\d{4,}_\d{4,}$")
@@ -58,15 +54,10 @@ _REFLECTION_ACCESSORS = (
 _UNKNOWN_JS_FUNCTIONS = frozenset(
     {"?", "<anonymous function>", "<anonymous>", "Anonymous function"}
 )
-_LOW_QUALITY_JS_PATHS = frozenset(
-    {"[native code]", "native code", "eval code", "<anonymous>"}
-)
 
 MAX_CONTEXT_LINE_LENGTH = 120
 _CACHE_SIZE = 1 << 16
 
-_EMPTY_MODULE = Component("module")
-_EMPTY_FILENAME = Component("filename")
 _EMPTY_FUNCTION = Component("function")
 _EMPTY_CONTEXT_LINE = Component("context_line")
 
@@ -268,77 +259,3 @@ def context_line_component(raw: str, url_without_function: bool) -> Component:
             hint="ignored because file path is a URL and function name is missing",
         )
     return Component("context_line", [line])
-
-
-def frame_children(
-    frame: Mapping[str, Any],
-    *,
-    filename: str | None,
-    platform: str | None,
-    function: str | None,
-    raw_function: str | None,
-) -> tuple[list[Component], bool, str | None]:
-    """Build the children of one frame.
-
-    ``filename`` and ``function`` are the frame's values after Sentry's
-    pre-grouping clean-up (query string removed, function name trimmed).
-    Returns the children, whether the frame contributes by them, and a
-    frame-level hint when the frame itself is ignored.
-    """
-    abs_path = _str_or_none(frame.get("abs_path"))
-    module_name = _str_or_none(frame.get("module"))
-    if module_name is None:
-        module = _EMPTY_MODULE
-    else:
-        ends_with = bool(abs_path) and abs_path.endswith(module_name)  # type: ignore[union-attr]
-        module = module_component(module_name, platform, ends_with)
-    if filename is None:
-        filename_child = _EMPTY_FILENAME
-    else:
-        filename_child = filename_component(
-            filename,
-            platform,
-            has_url_origin(abs_path, files_count_as_urls=False),
-            module.contributes,
-        )
-
-    family = behavior_family(platform)
-    context_line = None
-    raw_line = frame.get("context_line")
-    if isinstance(raw_line, str) and raw_line and platform in CONTEXT_LINE_PLATFORMS:
-        url_without_function = (
-            family == "javascript"
-            and not frame.get("function")
-            and has_url_origin(abs_path, files_count_as_urls=True)
-        )
-        context_line = context_line_component(raw_line, url_without_function)
-
-    data = frame.get("data")
-    function_child, function_contributed = function_component(
-        function,
-        raw_function,
-        platform,
-        type(data) is dict and data.get("sourcemap") is not None,
-        context_line is not None and context_line.contributes,
-    )
-
-    children = [module, filename_child, function_child]
-    contributes = (
-        module.contributes or filename_child.contributes or function_contributed
-    )
-    if context_line is not None:
-        children.append(context_line)
-        contributes = contributes or context_line.contributes
-
-    frame_hint = None
-    if family == "javascript":
-        name = raw_function or function
-        if name:
-            name = name.rsplit(".", 1)[-1]
-        if name == "eval" or abs_path in _LOW_QUALITY_JS_PATHS:
-            frame_hint = "ignored low quality javascript frame"
-    return children, contributes, frame_hint
-
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) else None

@@ -14,7 +14,7 @@ malformed tree: a missing or mistyped key reads as absent.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 # At most this many contributing frames go into the Seer string, and an event
 # with more is skipped unless its platform bypasses the check.
@@ -32,9 +32,25 @@ PLATFORMS_BYPASSING_FRAME_COUNT_CHECK = frozenset(
 STACKTRACE_VARIANTS = frozenset(["app", "system"])
 
 
+def is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
+    """Return whether `value` is a Mapping, cheaply for dicts and JSON leaves.
+
+    The check against the Mapping ABC is several times slower than these
+    type checks, and the trees are read once per event.
+    """
+    if isinstance(value, dict):
+        return True
+    if isinstance(value, _LEAF_TYPES):
+        return False
+    return isinstance(value, Mapping)
+
+
+_LEAF_TYPES = (str, int, float, list, type(None))
+
+
 def component_id(component: Any) -> str:
     """Return the id of `component` in the underscore spelling, or "" if none."""
-    if not isinstance(component, Mapping):
+    if not is_mapping(component):
         return ""
     value = component.get("id")
     return value.replace("-", "_") if isinstance(value, str) else ""
@@ -42,23 +58,23 @@ def component_id(component: Any) -> str:
 
 def child_components(component: Any) -> list[Mapping[str, Any]]:
     """Return the child components of `component`, skipping leaf values."""
-    if not isinstance(component, Mapping):
+    if not is_mapping(component):
         return []
     values = component.get("values")
     if not isinstance(values, list):
         return []
-    return [value for value in values if isinstance(value, Mapping)]
+    return [value for value in values if isinstance(value, dict) or is_mapping(value)]
 
 
 def first_leaf(component: Any) -> str:
     """Return the first leaf value of `component` as text, or "" if it has none."""
-    if not isinstance(component, Mapping):
+    if not is_mapping(component):
         return ""
     values = component.get("values")
     if not isinstance(values, list) or not values:
         return ""
     value = values[0]
-    if value is None or isinstance(value, Mapping):
+    if value is None or is_mapping(value):
         return ""
     return str(value)
 
@@ -71,7 +87,7 @@ def string_variant_name(grouping_info: Mapping[str, Any]) -> str | None:
     """
     for name in ("app", "system"):
         variant = grouping_info.get(name)
-        if isinstance(variant, Mapping) and variant.get("hash"):
+        if is_mapping(variant) and variant.get("hash"):
             return name
     return None
 
@@ -84,9 +100,7 @@ def contributing_variant_name(grouping_info: Mapping[str, Any]) -> str | None:
     that variant whatever its flag. Returns None when no variant contributes.
     """
     variants = {
-        name: variant
-        for name, variant in grouping_info.items()
-        if isinstance(variant, Mapping)
+        name: variant for name, variant in grouping_info.items() if is_mapping(variant)
     }
     if len(variants) == 1:
         return next(iter(variants))
@@ -116,15 +130,23 @@ def _count_contributing_frames_in(variant: Any, *, system_only: bool = False) ->
     Frames carry `in_app` only when the producer of the tree adds it (Sentry's
     own dicts do not), so without the key every contributing frame counts.
     """
-    if not isinstance(variant, Mapping):
+    if not is_mapping(variant):
         return 0
+    return _count_frames_below(variant.get("component"), system_only)
+
+
+def _count_frames_below(component: Any, system_only: bool) -> int:
+    # `iter_frames` as a count, without the generators: it runs per event.
     count = 0
-    for frame in iter_frames(variant.get("component")):
-        if not frame.get("contributes"):
-            continue
-        if system_only and frame.get("in_app") is True:
-            continue
-        count += 1
+    for child in child_components(component):
+        # The id comparison is a cheap first test for the usual spelling.
+        if child.get("id") == "frame" or component_id(child) == "frame":
+            if child.get("contributes") and not (
+                system_only and child.get("in_app") is True
+            ):
+                count += 1
+        else:
+            count += _count_frames_below(child, system_only)
     return count
 
 

@@ -22,8 +22,11 @@ _RULE_RE = re.compile(r"stack trace rule \((.+)\)$")
 
 
 class _FrameFlags(Protocol):
-    in_app: bool | None
-    client_in_app: bool | None
+    @property
+    def in_app(self) -> bool | None: ...
+
+    @property
+    def client_in_app(self) -> bool | None: ...
 
 
 def _with_rule_source(hint: str | None) -> str | None:

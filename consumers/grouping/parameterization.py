@@ -145,6 +145,11 @@ def _combined(names: tuple[str, ...]) -> re.Pattern[str]:
 
 
 def _placeholder(match: re.Match[str]) -> str:
+    # Each alternative is one named group around all of its own groups, so
+    # the named group that closed last is the alternative that matched.
+    name = match.lastgroup
+    if name is not None:
+        return f"<{name}>"
     for name, value in match.groupdict().items():
         if value is not None:
             return f"<{name}>"

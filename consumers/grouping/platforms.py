@@ -10,13 +10,15 @@ JAVASCRIPT_PLATFORMS = frozenset({"javascript", "node"})
 CONTEXT_LINE_PLATFORMS = frozenset({"javascript", "node", "python", "php", "ruby"})
 
 
+_FAMILIES = {
+    **{platform: "native" for platform in NATIVE_PLATFORMS},
+    **{platform: "javascript" for platform in JAVASCRIPT_PLATFORMS},
+}
+
+
 def behavior_family(platform: str | None) -> str:
     """Return ``native``, ``javascript`` or ``other``, as enhancement rules see it."""
-    if platform in NATIVE_PLATFORMS:
-        return "native"
-    if platform in JAVASCRIPT_PLATFORMS:
-        return "javascript"
-    return "other"
+    return _FAMILIES.get(platform, "other")  # type: ignore[arg-type]
 
 
 def has_url_origin(path: str | None, *, files_count_as_urls: bool) -> bool:

@@ -29,13 +29,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
+from consumers.grouping.component import Component
 from consumers.grouping.frames import (
     MAX_FRAME_COUNT,
     child_components,
     component_id,
     first_leaf,
+    is_mapping,
     string_variant_name,
 )
 
@@ -115,12 +117,58 @@ def _keep_most_recent(items: list[T], limit: int, already_taken: int) -> list[T]
 def _frame_fields(frame: Mapping[str, Any]) -> dict[str, str]:
     fields = {"filename": "", "module": "", "function": "", "context_line": ""}
     for child in child_components(frame):
-        name = component_id(child)
+        if type(child) is not Component:
+            name = component_id(child)
+            if name in fields:
+                fields[name] = first_leaf(child)
+            continue
+        # `component_id` and `first_leaf` for a Component, whose id is a
+        # string and whose values are a list.
+        name = child["id"].replace("-", "_")
         if name in fields:
-            fields[name] = first_leaf(child)
+            values = child["values"]
+            leaf = values[0] if values else None
+            if leaf is None or (type(leaf) is not str and is_mapping(leaf)):
+                fields[name] = ""
+            else:
+                fields[name] = str(leaf)
     if fields["filename"] in IGNORED_FILENAMES:
         fields["filename"] = ""
     return fields
+
+
+class _RenderedFrame(NamedTuple):
+    """One frame's part of the string, and the facts the tally needs."""
+
+    block: str | None  # None for a frame that is dropped (base64 filename)
+    has_unsnipped_context_line: bool
+    has_filename: bool
+
+
+def _render_frame(frame: Mapping[str, Any]) -> _RenderedFrame:
+    # A frame component built by the stack trace strategy shares its
+    # children with every equal frame, so its rendering is kept with them.
+    shared = frame.frame if type(frame) is Component else None
+    if shared is not None and shared.string_fields is not None:
+        rendered: _RenderedFrame = shared.string_fields
+        return rendered
+
+    fields = _frame_fields(frame)
+    block = None
+    if not fields["filename"].startswith(BASE64_ENCODED_PREFIXES):
+        location = fields["filename"] or fields["module"] or "None"
+        block = (
+            f'  File "{location}", function {fields["function"]}\n'
+            f"    {fields['context_line']}\n"
+        )
+    rendered = _RenderedFrame(
+        block,
+        not is_snipped_context_line(fields["context_line"]),
+        bool(fields["filename"]),
+    )
+    if shared is not None:
+        shared.string_fields = rendered
+    return rendered
 
 
 def _frame_blocks(frames: Sequence[Mapping[str, Any]], tally: _FrameTally) -> list[str]:
@@ -128,26 +176,26 @@ def _frame_blocks(frames: Sequence[Mapping[str, Any]], tally: _FrameTally) -> li
     contributing = [
         frame
         for frame in frames
-        if component_id(frame) == "frame" and frame.get("contributes")
+        # The id comparison is a cheap first test for the usual spelling.
+        if frame.get("contributes")
+        and (frame.get("id") == "frame" or component_id(frame) == "frame")
     ]
     kept = _keep_most_recent(contributing, MAX_FRAME_COUNT, tally.frames_taken)
     tally.frames_taken += len(kept)
 
     blocks = []
     for frame in kept:
-        fields = _frame_fields(frame)
-        if not is_snipped_context_line(fields["context_line"]):
+        # `_render_frame`'s lookup of a shared rendering, inlined.
+        shared = frame.frame if type(frame) is Component else None
+        rendered = shared.string_fields if shared is not None else None
+        if rendered is None:
+            rendered = _render_frame(frame)
+        if rendered.has_unsnipped_context_line:
             tally.found_unsnipped_context_line = True
-        if not fields["filename"]:
+        if not rendered.has_filename:
             tally.found_frame_without_filename = True
-        if fields["filename"].startswith(BASE64_ENCODED_PREFIXES):
-            continue
-
-        location = fields["filename"] or fields["module"] or "None"
-        blocks.append(
-            f'  File "{location}", function {fields["function"]}\n'
-            f"    {fields['context_line']}\n"
-        )
+        if rendered.block is not None:
+            blocks.append(rendered.block)
     return blocks
 
 

@@ -19,6 +19,7 @@ from consumers.grouping.exception_strategy import (
     chained_exception_variants,
     ignore_variants_without_stacktrace,
 )
+from consumers.grouping.frames import is_mapping
 from consumers.grouping.message_strategy import message_variants, template_variants
 from consumers.grouping.security_strategy import csp_variants, hostname_report_variants
 from consumers.grouping.threads_strategy import (
@@ -27,17 +28,18 @@ from consumers.grouping.threads_strategy import (
 )
 
 Variants = dict[str, Component]
-Strategy = Callable[[Mapping[str, Any], Enhancements], Variants | None]
+# (event, rules, whether frame components carry hints) -> component per variant.
+Strategy = Callable[[Mapping[str, Any], Enhancements, bool], Variants | None]
 
 
 def _exceptions(
-    event: Mapping[str, Any], enhancements: Enhancements
+    event: Mapping[str, Any], enhancements: Enhancements, hints: bool
 ) -> Variants | None:
     exception = event.get("exception")
-    values = exception.get("values") if isinstance(exception, Mapping) else None
+    values = exception.get("values") if is_mapping(exception) else None
     if not isinstance(values, list):
         return None
-    exceptions = [value for value in values if isinstance(value, Mapping)]
+    exceptions = [value for value in values if is_mapping(value)]
     if not exceptions:
         return None
     variants = chained_exception_variants(
@@ -45,6 +47,7 @@ def _exceptions(
         _platform(event),
         enhancements,
         filter_groups=not _is_python_sdk_3(event),
+        hints=hints,
     )
     return variants
 
@@ -53,7 +56,7 @@ def _is_python_sdk_3(event: Mapping[str, Any]) -> bool:
     # Python SDK 3 added exception group ids that older events lacked; Sentry
     # skips group filtering for it so those hashes stay stable.
     sdk = event.get("sdk")
-    version = sdk.get("version") if isinstance(sdk, Mapping) else None
+    version = sdk.get("version") if is_mapping(sdk) else None
     return (
         event.get("platform") == "python"
         and isinstance(version, str)
@@ -61,50 +64,56 @@ def _is_python_sdk_3(event: Mapping[str, Any]) -> bool:
     )
 
 
-def _threads(event: Mapping[str, Any], enhancements: Enhancements) -> Variants | None:
+def _threads(
+    event: Mapping[str, Any], enhancements: Enhancements, hints: bool
+) -> Variants | None:
     threads = event.get("threads")
-    values = threads.get("values") if isinstance(threads, Mapping) else None
+    values = threads.get("values") if is_mapping(threads) else None
     if not isinstance(values, list) or not values:
         return None
-    return threads_variants(values, _platform(event), enhancements)
+    return threads_variants(values, _platform(event), enhancements, hints=hints)
 
 
 def _stacktrace(
-    event: Mapping[str, Any], enhancements: Enhancements
+    event: Mapping[str, Any], enhancements: Enhancements, hints: bool
 ) -> Variants | None:
     stacktrace = event.get("stacktrace")
-    if not isinstance(stacktrace, Mapping):
+    if not is_mapping(stacktrace):
         return None
-    return stacktrace_only_variants(stacktrace, _platform(event), enhancements)
+    return stacktrace_only_variants(
+        stacktrace, _platform(event), enhancements, hints=hints
+    )
 
 
-def _template(event: Mapping[str, Any], _enhancements: Enhancements) -> Variants | None:
+def _template(
+    event: Mapping[str, Any], _enhancements: Enhancements, _hints: bool
+) -> Variants | None:
     template = event.get("template")
-    return template_variants(template) if isinstance(template, Mapping) else None
+    return template_variants(template) if is_mapping(template) else None
 
 
-def _csp(event: Mapping[str, Any], _enhancements: Enhancements) -> Variants | None:
+def _csp(
+    event: Mapping[str, Any], _enhancements: Enhancements, _hints: bool
+) -> Variants | None:
     report = event.get("csp")
-    return csp_variants(report) if isinstance(report, Mapping) else None
+    return csp_variants(report) if is_mapping(report) else None
 
 
 def _report(key: str, kind: str) -> Strategy:
     def strategy(
-        event: Mapping[str, Any], _enhancements: Enhancements
+        event: Mapping[str, Any], _enhancements: Enhancements, _hints: bool
     ) -> Variants | None:
         report = event.get(key)
-        return (
-            hostname_report_variants(kind, report)
-            if isinstance(report, Mapping)
-            else None
-        )
+        return hostname_report_variants(kind, report) if is_mapping(report) else None
 
     return strategy
 
 
-def _message(event: Mapping[str, Any], _enhancements: Enhancements) -> Variants | None:
+def _message(
+    event: Mapping[str, Any], _enhancements: Enhancements, _hints: bool
+) -> Variants | None:
     logentry = event.get("logentry")
-    return message_variants(logentry) if isinstance(logentry, Mapping) else None
+    return message_variants(logentry) if is_mapping(logentry) else None
 
 
 # (name used in precedence hints, strategy, whether variants without a
@@ -158,12 +167,14 @@ def build_variant_roots(
     enhancements: Enhancements,
     *,
     include_overruled: bool = True,
+    hints: bool = True,
 ) -> VariantRoots:
     """Run the strategies and return the root component per variant name.
 
     With ``include_overruled`` False, strategies after the winning one are
     skipped: hashes stay the same, but the trees lack the overruled
-    components that Sentry's grouping info shows.
+    components that Sentry's grouping info shows. With ``hints`` False,
+    frame components carry no hints.
     """
     collected: dict[str, list[Component]] = {}
     precedence_hint: str | None = None
@@ -171,7 +182,7 @@ def build_variant_roots(
     for name, strategy, prefers_stacktraces in STRATEGIES:
         if precedence_hint is not None and not include_overruled:
             break
-        variants = strategy(event, enhancements)
+        variants = strategy(event, enhancements, hints)
         if not variants:
             continue
         known = _mark_duplicate_system(variants)

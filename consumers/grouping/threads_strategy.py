@@ -11,11 +11,11 @@ from typing import Any
 
 from consumers.grouping.component import Component
 from consumers.grouping.enhancements import Enhancements
-from consumers.grouping.stacktrace import (
+from consumers.grouping.prepared_frames import (
     make_exception_data,
     prepare_stacktrace,
-    stacktrace_variants,
 )
+from consumers.grouping.stacktrace import stacktrace_variants
 
 Variants = dict[str, Component]
 
@@ -23,7 +23,11 @@ _NO_EXCEPTION = make_exception_data(None)
 
 
 def threads_variants(
-    threads: Sequence[Any], platform: str | None, enhancements: Enhancements
+    threads: Sequence[Any],
+    platform: str | None,
+    enhancements: Enhancements,
+    *,
+    hints: bool = True,
 ) -> Variants:
     """Return the ``threads`` component per variant."""
     values = [thread for thread in threads if isinstance(thread, Mapping)]
@@ -31,7 +35,7 @@ def threads_variants(
     current = [thread for thread in values if thread.get("current")]
     for candidates in (crashed, current, values):
         if len(candidates) == 1:
-            return _thread_variants(candidates[0], platform, enhancements)
+            return _thread_variants(candidates[0], platform, enhancements, hints)
     hint = (
         "ignored because it contains neither a single thread nor multiple threads "
         "with exactly one crashing or current thread; instead contains "
@@ -42,7 +46,10 @@ def threads_variants(
 
 
 def _thread_variants(
-    thread: Mapping[str, Any], platform: str | None, enhancements: Enhancements
+    thread: Mapping[str, Any],
+    platform: str | None,
+    enhancements: Enhancements,
+    hints: bool,
 ) -> Variants:
     stacktrace = thread.get("stacktrace")
     if not isinstance(stacktrace, Mapping) or not stacktrace:
@@ -58,15 +65,21 @@ def _thread_variants(
     )
     return {
         variant: Component("threads", [component])
-        for variant, component in stacktrace_variants(prepared, enhancements).items()
+        for variant, component in stacktrace_variants(
+            prepared, enhancements, hints=hints
+        ).items()
     }
 
 
 def stacktrace_only_variants(
-    stacktrace: Mapping[str, Any], platform: str | None, enhancements: Enhancements
+    stacktrace: Mapping[str, Any],
+    platform: str | None,
+    enhancements: Enhancements,
+    *,
+    hints: bool = True,
 ) -> Variants:
     """Return the ``stacktrace`` component per variant of the event's stack trace."""
     prepared = prepare_stacktrace(
         stacktrace.get("frames") or [], platform, _NO_EXCEPTION, enhancements
     )
-    return stacktrace_variants(prepared, enhancements)
+    return stacktrace_variants(prepared, enhancements, hints=hints)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,3 +54,95 @@ def test_enhancements_pickle_by_text() -> None:
     copy = pickle.loads(pickle.dumps(enhancements))
     assert copy.text == enhancements.text
     assert copy.source == enhancements.source
+
+
+NO_EXCEPTION: dict[str, bytes | None] = {"ty": None, "value": None, "mechanism": None}
+
+
+def match_frame(function: str, *, package: str | None = None) -> dict[str, Any]:
+    return {
+        "category": None,
+        "family": b"native",
+        "function": function.encode(),
+        "in_app": False,
+        "orig_in_app": None,
+        "module": None,
+        "package": package.encode() if package else None,
+        "path": None,
+    }
+
+
+MEMO_RULES = """
+family:native package:/app/**      +app
+family:native function:abort       category=throw
+category:throw                     -app
+function:helper*                   +app
+"""
+
+
+def test_classifier_memo_matches_whole_stack() -> None:
+    enhancements = Enhancements.parse(MEMO_RULES)
+    assert enhancements.classifier_per_frame is True
+    stack = [
+        match_frame("main", package="/app/bin"),
+        match_frame("helper_one"),
+        match_frame("abort", package="/app/bin"),
+        match_frame("memcpy", package="/usr/lib/libc.so"),
+    ]
+    expected = list(
+        enhancements.classifier.apply_modifications_to_frames(stack, NO_EXCEPTION)
+    )
+    assert enhancements.classify_frames(stack, NO_EXCEPTION) == expected
+    # Remembered now: the same frames in another order and stack.
+    reordered = [stack[3], stack[0], stack[2]]
+    assert enhancements.classify_frames(reordered, NO_EXCEPTION) == [
+        expected[3],
+        expected[0],
+        expected[2],
+    ]
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "function:abort ^+app",
+        "function:abort v+app",
+        "[ function:main ] | function:abort +app",
+        "function:abort | [ function:memcpy ] +app",
+    ],
+)
+def test_neighbour_rules_turn_classifier_memo_off(rule: str) -> None:
+    enhancements = Enhancements.parse(rule)
+    assert enhancements.classifier_per_frame is False
+    stack = [match_frame("main"), match_frame("abort"), match_frame("memcpy")]
+    expected = list(
+        enhancements.classifier.apply_modifications_to_frames(stack, NO_EXCEPTION)
+    )
+    assert (None, True) in expected
+    # Each frame alone first, so a per-frame memo would now return their results.
+    for frame in stack:
+        enhancements.classify_frames([frame], NO_EXCEPTION)
+    assert enhancements.classify_frames(stack, NO_EXCEPTION) == expected
+
+
+def test_exception_matcher_keys_memo_by_exception() -> None:
+    enhancements = Enhancements.parse("error.type:Fatal* function:abort +app")
+    assert enhancements.classifier_reads_exception is True
+    stack = [match_frame("abort")]
+    fatal = {**NO_EXCEPTION, "ty": b"FatalError"}
+    assert enhancements.classify_frames(stack, fatal) == [(None, True)]
+    assert enhancements.classify_frames(stack, NO_EXCEPTION) == [(None, False)]
+
+
+def test_default_rules_allow_classifier_memo() -> None:
+    rules = load_enhancements()
+    assert rules.classifier_per_frame is True
+    assert rules.classifier_reads_exception is False
+
+
+def test_classifier_memo_is_not_pickled() -> None:
+    enhancements = Enhancements.parse(MEMO_RULES)
+    enhancements.classify_frames([match_frame("abort")], NO_EXCEPTION)
+    restored = pickle.loads(pickle.dumps(enhancements))
+    assert restored._classified == {}
+    assert restored.classifier_per_frame is True

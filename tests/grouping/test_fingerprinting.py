@@ -95,6 +95,31 @@ def test_built_in_rule_groups_chunk_load_errors(group: GroupFn) -> None:
     )
 
 
+def test_built_in_family_matches_frame_platform(group: GroupFn) -> None:
+    frame = {"function": "load", "filename": "app.js", "platform": "javascript"}
+    event = {
+        "platform": "python",
+        "exception": {
+            "values": [
+                {
+                    "type": "ChunkLoadError",
+                    "value": "chunk 7",
+                    "stacktrace": {"frames": [frame]},
+                }
+            ]
+        },
+    }
+    assert "built_in_fingerprint" in group(event).variants
+
+
+def test_built_in_family_rejects_other_platforms(group: GroupFn) -> None:
+    event = {
+        "platform": "python",
+        "exception": {"values": [{"type": "ChunkLoadError", "value": "chunk 7"}]},
+    }
+    assert "built_in_fingerprint" not in group(event).variants
+
+
 def test_built_in_rule_keeps_client_fingerprint(group: GroupFn) -> None:
     event = {
         "platform": "javascript",

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from consumers.grouping.frame_strategy import frame_children
+from consumers.grouping.frame_children import frame_children
 
 
 def children_of(

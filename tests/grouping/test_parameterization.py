@@ -71,3 +71,34 @@ def test_prefilter_gives_same_result_as_full_regex() -> None:
         if parameterize(text) != full.sub(parameterization._placeholder, text)
     ]
     assert differing == []
+
+
+def _first_named_group(match: re.Match[str]) -> str:
+    for name, value in match.groupdict().items():
+        if value is not None:
+            return f"<{name}>"
+    return ""
+
+
+def test_placeholder_names_the_matching_pattern() -> None:
+    # The placeholder reads `Match.lastgroup`; it must name the same pattern
+    # as the first named group that matched.
+    full = re.compile(
+        "|".join(
+            parameterization._named(*entry) for entry in parameterization._PATTERNS
+        )
+    )
+    alphabet = "ab0123456789.:-=@/xX ZzfFeE'\"T,%"
+    generator = random.Random(11)
+    texts = [
+        "".join(generator.choice(alphabet) for _ in range(generator.randint(0, 60)))
+        for _ in range(3000)
+    ]
+    texts += ["fe80::1%eth0 up", "::ffff:10.0.0.1 x", "key=\"quoted\" y='z'"]
+    differing = [
+        text
+        for text in texts
+        if full.sub(parameterization._placeholder, text)
+        != full.sub(_first_named_group, text)
+    ]
+    assert differing == []
