@@ -12,6 +12,7 @@ failure of one event never fails the batch. Pure function: safe to replay.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import zlib
@@ -54,6 +55,12 @@ def _get_enhancements() -> Any:
     global _enhancements
     if _enhancements is None:
         _enhancements = grouping.load_enhancements(_rules_path)
+        # Grouping allocates many short-lived objects per frame; with the
+        # default thresholds the cyclic collector ran often enough to take
+        # a large share of hashing time. The parsed rules live for the whole
+        # process, so they are moved out of the collector's view.
+        gc.freeze()
+        gc.set_threshold(20_000, 50, 100)
     return _enhancements
 
 
@@ -102,10 +109,7 @@ def _build_record(
     if not grouping.has_stacktrace(event):
         return None, "no_stacktrace"
     try:
-        # Only the winning strategy matters for the hash and the Seer string.
-        result = grouping.calculate_grouping(
-            event, enhancements=_get_enhancements(), include_overruled=False
-        )
+        inputs = grouping.seer_inputs(event, enhancements=_get_enhancements())
     except grouping.GroupingError as e:
         logger.error(
             "grouping failed: group=%d event=%s %s: %s",
@@ -115,20 +119,18 @@ def _build_record(
             e,
         )
         return None, "grouping_failed"
-    info = result.grouping_info()
-    if grouping.has_too_many_contributing_frames(event, info):
+    if inputs.too_many_frames:
         return None, "too_many_frames"
-    stacktrace = grouping.get_stacktrace_string(info, platform=event.get("platform"))
-    if not stacktrace:
+    if not inputs.stacktrace:
         return None, "empty_stacktrace_string"
-    primary_hash = _stored_primary_hash(event) or result.primary_hash
+    primary_hash = _stored_primary_hash(event) or inputs.primary_hash
     if not primary_hash:
         return None, "no_primary_hash"
     record = SeerRecord(
         group_id=item.group_id,
         hash=primary_hash,
-        exception_type=grouping.get_exception_type(event),
-        stacktrace=stacktrace,
+        exception_type=inputs.exception_type,
+        stacktrace=inputs.stacktrace,
     )
     return record, None
 
