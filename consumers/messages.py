@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import msgpack
 
 SCHEMA_VERSION = 1
+
+# Limits that keep a valid-looking message from failing later stages: ids
+# must fit PostgreSQL's bigint, and the next batch (which repeats the cohort)
+# must fit the topic's max.message.bytes of 1 MiB.
+MAX_ID = 2**63 - 1
+MAX_MESSAGE_BYTES = 256 * 1024
+MAX_LIST_ITEMS = 10_000
+MAX_RUN_ID_CHARS = 200
 
 
 class InvalidBatch(ValueError):
@@ -94,8 +102,6 @@ class _Field:
     nullable: bool
     required: bool
     is_list: bool = False
-    default: Any = None
-    default_factory: Any = field(default=None)
 
 
 _FIELDS: tuple[_Field, ...] = (
@@ -104,17 +110,15 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("project_id", int, nullable=True, required=True),
     _Field("cursor", int, nullable=True, required=False),
     _Field("cohort", int, nullable=True, required=False, is_list=True),
-    _Field("cohort_index", int, nullable=False, required=False, default=0),
-    _Field("only_delete", bool, nullable=False, required=False, default=False),
-    _Field("enable_ingestion", bool, nullable=False, required=False, default=False),
-    _Field(
-        "skip_processed_projects", bool, nullable=False, required=False, default=True
-    ),
+    _Field("cohort_index", int, nullable=False, required=False),
+    _Field("only_delete", bool, nullable=False, required=False),
+    _Field("enable_ingestion", bool, nullable=False, required=False),
+    _Field("skip_processed_projects", bool, nullable=False, required=False),
     _Field("skip_project_ids", int, nullable=False, required=False, is_list=True),
     _Field("worker_number", int, nullable=True, required=False),
     _Field("total_workers", int, nullable=True, required=False),
     _Field("last_project_id", int, nullable=True, required=False),
-    _Field("attempt", int, nullable=False, required=False, default=0),
+    _Field("attempt", int, nullable=False, required=False),
 )
 
 
@@ -129,6 +133,11 @@ def _check_type(spec: _Field, value: Any) -> None:
             "invalid_field",
             f"field {spec.name!r} must be a list, got {type(value).__name__}",
         )
+    if spec.is_list and len(items) > MAX_LIST_ITEMS:
+        raise InvalidBatch(
+            "invalid_field",
+            f"field {spec.name!r} has {len(items)} items, over {MAX_LIST_ITEMS}",
+        )
     for item in items:
         # bool is a subclass of int; a flag is never a valid id or counter.
         wrong_bool = spec.kind is int and isinstance(item, bool)
@@ -138,16 +147,26 @@ def _check_type(spec: _Field, value: Any) -> None:
                 f"field {spec.name!r} must be {spec.kind.__name__}"
                 f"{' items' if spec.is_list else ''}, got {type(item).__name__}",
             )
+        if isinstance(item, int) and not 0 <= item <= MAX_ID:
+            raise InvalidBatch(
+                "invalid_field",
+                f"field {spec.name!r} value {item} is outside 0..{MAX_ID}",
+            )
 
 
 def decode_project_batch(raw: bytes) -> ProjectBatch:
     """Decode and validate one project-batch message.
 
-    Raises `InvalidBatch` with reason `invalid_msgpack`, `not_a_map`,
-    `unsupported_version`, `missing_field`, `invalid_field` or
+    Raises `InvalidBatch` with reason `message_too_large`, `invalid_msgpack`,
+    `not_a_map`, `unsupported_version`, `missing_field`, `invalid_field` or
     `inconsistent_fields`. Unknown keys are rejected, because a producer that
     sends them expects behaviour this consumer does not have.
     """
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise InvalidBatch(
+            "message_too_large",
+            f"{len(raw)} bytes is over the limit of {MAX_MESSAGE_BYTES}",
+        )
     try:
         data = msgpack.unpackb(raw, raw=False, strict_map_key=True)
     except (
@@ -193,8 +212,18 @@ def decode_project_batch(raw: bytes) -> ProjectBatch:
 
 
 def _check_consistency(batch: ProjectBatch) -> None:
-    if not batch.run_id:
-        raise InvalidBatch("invalid_field", "field 'run_id' must not be empty")
+    if not batch.run_id or len(batch.run_id) > MAX_RUN_ID_CHARS:
+        raise InvalidBatch(
+            "invalid_field",
+            f"field 'run_id' must have 1 to {MAX_RUN_ID_CHARS} characters",
+        )
+    if not batch.run_id.isprintable():
+        raise InvalidBatch(
+            "invalid_field", "field 'run_id' must not contain control characters"
+        )
+    ids = [batch.project_id, *(batch.cohort or ()), *batch.skip_project_ids]
+    if any(project_id is not None and project_id < 1 for project_id in ids):
+        raise InvalidBatch("invalid_field", "project ids must be >= 1")
     if batch.attempt < 0 or batch.cohort_index < 0:
         raise InvalidBatch("invalid_field", "'attempt' and 'cohort_index' must be >= 0")
     if batch.cursor is not None and batch.cursor < 0:

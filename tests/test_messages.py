@@ -56,3 +56,28 @@ def test_batch_key_differs_by_cursor() -> None:
     first = ProjectBatch(run_id="r", project_id=1)
     assert first.batch_key != first.replace(cursor=10).batch_key
     assert first.batch_key == ProjectBatch(run_id="r", project_id=1).batch_key
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"project_id": 2**63}, "invalid_field"),
+        ({"project_id": 0}, "invalid_field"),
+        ({"cursor": -1}, "invalid_field"),
+        ({"run_id": "a\x00b"}, "invalid_field"),
+        ({"run_id": "r" * 201}, "invalid_field"),
+        ({"cohort": [1] * 10_001, "project_id": 1}, "invalid_field"),
+    ],
+)
+def test_decode_rejects_out_of_range(fields: dict[str, object], reason: str) -> None:
+    message = {"v": 1, "run_id": "r", "project_id": 1, **fields}
+    with pytest.raises(InvalidBatch) as info:
+        decode_project_batch(msgpack.packb(message))
+    assert info.value.reason == reason
+
+
+def test_decode_rejects_oversized_message() -> None:
+    raw = msgpack.packb({"v": 1, "run_id": "r", "project_id": 1, "pad": "x" * 300_000})
+    with pytest.raises(InvalidBatch) as info:
+        decode_project_batch(raw)
+    assert info.value.reason == "message_too_large"

@@ -5,8 +5,12 @@ from __future__ import annotations
 import logging
 
 import click
+import psycopg
+from confluent_kafka import KafkaException
+from psycopg_pool import PoolTimeout
 
 from consumers.cli import options as opt
+from consumers.grouping import GroupingError
 from consumers.kafka.config import KafkaOptions, kafka_option
 from consumers.ops.tracing import init_sentry
 from consumers.pipeline.runner import ConsumerOptions, run_consumer
@@ -212,4 +216,20 @@ def run(
         lag_sample_interval_seconds=lag_sample_interval,
     )
     init_sentry(service="consumer")
-    run_consumer(settings, consumer)
+    try:
+        run_consumer(settings, consumer)
+    except (GroupingError, OSError) as e:
+        raise click.ClickException(f"invalid --rules file {rules_path!r}: {e}") from e
+    except (psycopg.Error, PoolTimeout) as e:
+        logger.exception("database failure")
+        raise click.ClickException(
+            f"database at --database-url failed: {e}; check the URL and that "
+            "the server is up, then restart (nothing uncommitted was lost)"
+        ) from e
+    except KafkaException as e:
+        logger.exception("Kafka client failure")
+        raise click.ClickException(
+            f"Kafka client failed: {e}; check --bootstrap-servers and -O options"
+        ) from e
+    except ValueError as e:
+        raise click.ClickException(str(e)) from e

@@ -22,6 +22,8 @@ from types import TracebackType
 
 from confluent_kafka.admin import AdminClient
 
+from consumers.process_control import die_with_parent
+
 logger = logging.getLogger(__name__)
 
 
@@ -48,16 +50,7 @@ def tansu_binary() -> str:
 
 
 def _die_with_parent() -> None:
-    # Linux only: the broker gets SIGTERM when the process that started it dies,
-    # so a killed test run leaves no broker behind.
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-    except OSError:
-        pass
+    die_with_parent(signal.SIGTERM)
 
 
 class EmbeddedBroker:

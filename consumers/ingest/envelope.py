@@ -44,7 +44,7 @@ def _read_line(data: bytes, start: int) -> tuple[bytes, int]:
 def _json_object(line: bytes, part: str) -> dict[str, Any]:
     try:
         value = json.loads(line)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise EnvelopeError(f"{part} is not valid JSON: {error}") from error
     if not isinstance(value, dict):
         raise EnvelopeError(f"{part} must be a JSON object, got {type(value).__name__}")
@@ -109,7 +109,7 @@ def looks_like_envelope(data: bytes) -> bool:
     try:
         header = json.loads(first)
         item_header = json.loads(second)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return (
         isinstance(header, dict)

@@ -67,7 +67,7 @@ def _from_envelope(name: str, data: bytes) -> Source:
             continue
         try:
             source.items.append(RawItem(item.index, json.loads(item.payload)))
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             source.items.append(
                 RawItem(item.index, error=f"event item is not valid JSON: {error}")
             )
@@ -84,7 +84,7 @@ def decode_source(name: str, data: bytes, *, envelope: bool = False) -> Source:
         return _from_envelope(name, data)
     try:
         document = json.loads(data)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         if looks_like_envelope(data):
             return _from_envelope(name, data)
         return Source(name, error=f"invalid JSON: {error}")

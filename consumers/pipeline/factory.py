@@ -97,6 +97,9 @@ class BackfillStrategyFactory(ProcessingStrategyFactory[KafkaPayload]):
         self.seer = SubmitToSeer(self.client, self.pool, settings, self.stopping)
         self.onward = Onward(producer, self.pool, settings)
         hashing.configure(settings.rules_path)
+        # Parse the rules now: a missing or invalid file must stop the
+        # consumer at start, not filter every group as `grouping_failed`.
+        hashing.load_rules()
         self.processes: MultiprocessingPool | None = None
         if settings.processes > 0:
             self.processes = MultiprocessingPool(

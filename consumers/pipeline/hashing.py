@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import signal
 import zlib
 from collections import Counter
 from typing import Any
@@ -30,6 +31,7 @@ from consumers.pipeline.types import (
     HashedBatch,
     SeerRecord,
 )
+from consumers.process_control import die_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +47,25 @@ def configure(rules_path: str | None) -> None:
     _enhancements = None
 
 
+def load_rules() -> None:
+    """Parse the configured rules file.
+
+    Raises `GroupingError` or `OSError` when the file is invalid or missing.
+    """
+    _get_enhancements()
+
+
 def initialize_worker(rules_path: str | None) -> None:
-    """Initializer of the hashing worker processes."""
+    """Initializer of the hashing worker processes.
+
+    Workers ignore SIGINT and SIGTERM: a signal sent to the whole process
+    group (by `timeout`, systemd or a terminal) must reach only the consumer,
+    which then closes the pool. On Linux a worker also gets SIGKILL when its
+    consumer dies, so a killed consumer leaves no worker behind.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    die_with_parent(signal.SIGKILL)
     init_worker_metrics()
     configure(rules_path)
 

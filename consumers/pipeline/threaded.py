@@ -81,6 +81,10 @@ class ThreadedStage(ProcessingStrategy[FilteredPayload | TIn], Generic[TIn, TOut
 
     def _forward_done(self, wait_seconds: float | None) -> None:
         """Hand finished messages on in order until one is unfinished or rejected."""
+        # Offsets of dead-lettered messages move on even when nothing else is
+        # queued, so the last message of a quiet partition is committed.
+        if not self._forward_invalid_offsets():
+            return
         while self.queue:
             if not self._forward_invalid_offsets():
                 return

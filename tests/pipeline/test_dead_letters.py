@@ -28,6 +28,9 @@ MALFORMED: dict[str, bytes] = {
     "missing_field": msgpack.packb({"v": 1, "project_id": 1}),
     "invalid_field": msgpack.packb({"v": 1, "run_id": "r", "project_id": "one"}),
     "inconsistent_fields": msgpack.packb({"v": 1, "run_id": "r", "project_id": None}),
+    "message_too_large": msgpack.packb(
+        {"v": 1, "run_id": "r", "project_id": 1, "pad": "x" * 300_000}
+    ),
 }
 
 
