@@ -14,10 +14,12 @@ class PipelineSettings:
     outcomes_topic: str = "outcomes"
     # Groups examined per project-batch message. The original task used 10;
     # larger batches amortise the per-batch queries and Kafka round trips.
-    batch_size: int = 200
+    # 500 and 16 requests in flight were the fastest settings of a sweep in
+    # bench/run.py (10,000 groups, 50 ms Seer latency, 2 CPUs; BENCHMARKS.md).
+    batch_size: int = 500
     # Records per Seer request and Seer requests in flight in the whole consumer.
     seer_chunk_size: int = 50
-    seer_concurrency: int = 8
+    seer_concurrency: int = 16
     seer_timeout_seconds: float = 10.0
     seer_max_retries: int = 3
     # Ceiling on Seer requests per second for the whole consumer; 0 = none.
