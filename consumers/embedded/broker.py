@@ -141,8 +141,9 @@ class EmbeddedBroker:
         try:
             process.wait(grace)
         except subprocess.TimeoutExpired:
+            logger.warning("tansu broker did not stop within %.0f s; killing it", grace)
             process.kill()
-            process.wait()
+            process.wait(grace)
         logger.info("tansu broker on %s stopped", self.bootstrap_servers)
 
     def __enter__(self) -> EmbeddedBroker:
