@@ -63,7 +63,7 @@ _FRAME_MATCHER_KEYS = frozenset(
 )
 # Classifier results remembered per rule set before the memo starts over. An
 # entry takes an estimated few hundred bytes.
-MAX_CLASSIFIED_FRAMES = 20_000
+MAX_CLASSIFIED_FRAMES = 4_096
 
 ClassifierResult = tuple[str | None, bool | None]
 

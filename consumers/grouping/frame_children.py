@@ -30,7 +30,7 @@ _LOW_QUALITY_JS_PATHS = frozenset(
     {"[native code]", "native code", "eval code", "<anonymous>"}
 )
 # Distinct frames whose children are kept.
-_CACHE_SIZE = 1 << 16
+_CACHE_SIZE = 1 << 12
 
 _EMPTY_MODULE = Component("module")
 _EMPTY_FILENAME = Component("filename")

@@ -56,7 +56,7 @@ _UNKNOWN_JS_FUNCTIONS = frozenset(
 )
 
 MAX_CONTEXT_LINE_LENGTH = 120
-_CACHE_SIZE = 1 << 16
+_CACHE_SIZE = 1 << 12
 
 _EMPTY_FUNCTION = Component("function")
 _EMPTY_CONTEXT_LINE = Component("context_line")

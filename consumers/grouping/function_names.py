@@ -103,7 +103,7 @@ def split_tokens(text: str) -> list[str]:
     return tokens
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 13)
 def trim_function_name(
     function: str, platform: str | None, *, normalize_lambdas: bool = True
 ) -> str:

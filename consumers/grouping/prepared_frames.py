@@ -35,7 +35,7 @@ _FAMILY_BYTES: dict[str | None, bytes] = {
 _TRIMMED_PLATFORMS = NATIVE_PLATFORMS | {"csharp"}
 # Distinct frames remembered before the memo starts over. An entry takes an
 # estimated kilobyte, most of it the frame's strings.
-MAX_REMEMBERED_FRAMES = 20_000
+MAX_REMEMBERED_FRAMES = 4_096
 
 
 class FrameFacts:
