@@ -1,0 +1,1 @@
+"""Benchmarks of seer-backfill; `bench/run.py` is the entry point."""
