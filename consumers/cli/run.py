@@ -83,6 +83,13 @@ _defaults = PipelineSettings(database_url="", seer_url="")
     help="Groups examined per project-batch message.",
 )
 @opt.setting(
+    "--max-pending-batches",
+    type=click.IntRange(min=1),
+    default=_defaults.max_pending_batches,
+    show_default=True,
+    help="Batches queued per stage before the consumer pauses; bounds memory.",
+)
+@opt.setting(
     "--seer-chunk-size",
     type=click.IntRange(min=1),
     default=_defaults.seer_chunk_size,
@@ -168,6 +175,7 @@ def run(
     dlq_topic: str,
     outcomes_topic: str,
     batch_size: int,
+    max_pending_batches: int,
     seer_chunk_size: int,
     seer_concurrency: int,
     seer_timeout: float,
@@ -193,6 +201,7 @@ def run(
         input_topic=topic,
         outcomes_topic=outcomes_topic,
         batch_size=batch_size,
+        max_pending_batches=max_pending_batches,
         seer_chunk_size=seer_chunk_size,
         seer_concurrency=seer_concurrency,
         seer_timeout_seconds=seer_timeout,
