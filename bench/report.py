@@ -70,6 +70,7 @@ class Results:
     distinct_sample: tuple[int, int]
     seer: SeerSettings
     consumer: ConsumerSetup
+    consumer_settings: dict[str, int]
     baseline: BaselineFigures
     runs: list[ConsumerFigures]
     hashing: HashingCost | None = None
@@ -120,7 +121,10 @@ def _setup_lines(results: Results) -> list[str]:
     info = results.dataset
     sampled, distinct = results.distinct_sample
     setup = results.consumer
-    flags = " ".join(setup.flags) or "none (the defaults)"
+    flags = " ".join(setup.flags) or "none"
+    settings = ", ".join(
+        f"{name}={value}" for name, value in results.consumer_settings.items()
+    )
     environment = " ".join(f"{key}={value}" for key, value in setup.environment)
     build = "reused" if info.reused else f"built in {info.build_seconds:.0f} s"
     lines = [
@@ -145,7 +149,8 @@ def _setup_lines(results: Results) -> list[str]:
         "",
         f"Seer-compatible service (own process): {results.seer.latency_ms:g} ms per "
         f"request, at most {results.seer.max_concurrency} requests at once. "
-        f"Topic partitions: {setup.partitions}. Consumer flags: {flags}."
+        f"Topic partitions: {setup.partitions}. Consumer flags: {flags}; "
+        f"its settings: {settings}."
         + (f" Consumer environment: {environment}." if environment else ""),
     ]
     if results.note:

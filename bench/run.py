@@ -37,17 +37,21 @@ from bench import consumer_run, dataset, report, stage_cpu  # noqa: E402
 from bench.baseline import BaselineLimits, run_baseline  # noqa: E402
 from bench.services import SeerSettings, Services, start_services  # noqa: E402
 from bench.state import reset_backfill_state  # noqa: E402
+from consumers.pipeline.settings import PipelineSettings  # noqa: E402
 
 logger = logging.getLogger("bench.run")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MAX_GROUPS = 1_000_000
-# Consumer flags that the in-process stage profile copies into its settings.
-_PROFILED_FLAGS = {
-    "--batch-size": "batch_size",
-    "--seer-chunk-size": "seer_chunk_size",
-    "--seer-concurrency": "seer_concurrency",
-}
+# Consumer settings reported with the figures, and copied into the
+# in-process stage profile, when `--consumer-flag=--name=value` sets them.
+REPORTED_SETTINGS = (
+    "batch_size",
+    "seer_chunk_size",
+    "seer_concurrency",
+    "processes",
+    "max_pending_batches",
+)
 
 
 @dataclass(frozen=True)
@@ -65,13 +69,23 @@ class BenchOptions:
     note: str
 
 
-def profile_settings(flags: tuple[str, ...]) -> dict[str, int]:
-    """Map `--consumer-flag` values to the `PipelineSettings` fields they set."""
-    settings: dict[str, int] = {}
+def effective_settings(flags: tuple[str, ...]) -> dict[str, int]:
+    """Return the consumer's settings of `REPORTED_SETTINGS` under these flags.
+
+    Defaults come from `PipelineSettings` of this checkout, which the
+    consumer subprocess runs too. Only `--name=value` flags are read.
+    """
+    defaults = PipelineSettings(database_url="", seer_url="")
+    settings = {
+        name: int(getattr(defaults, name))
+        for name in REPORTED_SETTINGS
+        if hasattr(defaults, name)
+    }
     for flag in flags:
         name, _, value = flag.partition("=")
-        if name in _PROFILED_FLAGS and value.isdigit():
-            settings[_PROFILED_FLAGS[name]] = int(value)
+        field = name.lstrip("-").replace("-", "_")
+        if field in settings and value.isdigit():
+            settings[field] = int(value)
     return settings
 
 
@@ -152,7 +166,11 @@ def measure(
             services.seer_url,
             services.bootstrap_servers,
             topics.batches,
-            profile_settings(options.consumer.flags),
+            {
+                name: value
+                for name, value in effective_settings(options.consumer.flags).items()
+                if name != "processes"
+            },
             options.profile_groups,
         )
 
@@ -190,6 +208,7 @@ def measure(
         distinct_sample=sample,
         seer=options.seer,
         consumer=options.consumer,
+        consumer_settings=effective_settings(options.consumer.flags),
         baseline=baseline,
         runs=runs,
         hashing=hashing,
