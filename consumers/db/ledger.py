@@ -66,6 +66,43 @@ def claim(
     return Claim.HELD
 
 
+def save_result(
+    conn: psycopg.Connection[Any],
+    batch: ProjectBatch,
+    accepted: int,
+    filtered: dict[str, int],
+) -> None:
+    """Keep the batch's Seer result in its pending row.
+
+    Call in the transaction that writes the group marks. A retry of the
+    batch after a crash then reports the same accepted and filtered counts
+    instead of counting its own marks as `already_processed`.
+    """
+    conn.execute(
+        """
+        UPDATE backfill_ledger
+        SET outputs = jsonb_build_object('result', %s::jsonb), updated_at = now()
+        WHERE batch_key = %s AND state = 'pending'
+        """,
+        (Jsonb({"accepted": accepted, "filtered": filtered}), batch.batch_key),
+    )
+
+
+def saved_result(
+    conn: psycopg.Connection[Any], batch: ProjectBatch
+) -> tuple[int, dict[str, int]] | None:
+    """The result a previous attempt of this pending batch saved, if any."""
+    row = conn.execute(
+        "SELECT outputs -> 'result' FROM backfill_ledger "
+        "WHERE batch_key = %s AND state = 'pending'",
+        (batch.batch_key,),
+    ).fetchone()
+    if row is None or row[0] is None:
+        return None
+    result: dict[str, Any] = row[0]
+    return int(result["accepted"]), {k: int(v) for k, v in result["filtered"].items()}
+
+
 def release(conn: psycopg.Connection[Any], batch: ProjectBatch, owner: str) -> None:
     """Drop this message's claim so that a later copy (a DLQ replay) can do the work."""
     conn.execute(

@@ -91,7 +91,19 @@ class Lookup:
                 return BatchPlan(decoded, Action.DUPLICATE, note=claim.value)
             with conn.transaction():
                 plan = self._plan(conn, decoded)
+                if plan.action is Action.BACKFILL:
+                    plan = self._resume(conn, plan)
         return self._produce_next_batch(plan)
+
+    def _resume(self, conn: psycopg.Connection[Any], plan: BatchPlan) -> BatchPlan:
+        saved = ledger.saved_result(conn, plan.source.batch)
+        if saved is None:
+            return plan
+        logger.info(
+            "resuming batch with the Seer result of an earlier attempt %s",
+            plan.source.log_ids(),
+        )
+        return dataclasses.replace(plan, events=(), filtered={}, resumed=saved)
 
     def _produce_next_batch(self, plan: BatchPlan) -> BatchPlan:
         following = plan.next_batch

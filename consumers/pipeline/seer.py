@@ -84,6 +84,9 @@ class SubmitToSeer:
         hashed = message.payload
         plan = hashed.plan
         filtered = merge_counts(plan.filtered, hashed.filtered)
+        if plan.resumed is not None:
+            accepted, saved_filtered = plan.resumed
+            return BatchResult(plan=plan, accepted=accepted, filtered=saved_filtered)
         with time_stage("seer"):
             if plan.action is Action.DELETE:
                 self._delete_project(hashed)
@@ -94,8 +97,6 @@ class SubmitToSeer:
 
     def _backfill(self, hashed: HashedBatch, filtered: dict[str, int]) -> BatchResult:
         plan = hashed.plan
-        assert plan.project is not None
-        project_id = plan.project.id
         chunks = chunked(hashed.records, self.settings.seer_chunk_size)
         futures: list[Future[GroupingRecordsResponse]] = [
             self.executor.submit(self._post_until_available, hashed, chunk)
@@ -116,7 +117,9 @@ class SubmitToSeer:
             for group_id, neighbour in response.groups_with_neighbor.items():
                 neighbours[group_id] = neighbour
 
-        marked, orphaned = self._write_marks(project_id, accepted, neighbours)
+        marked, orphaned = self._write_marks(
+            hashed, accepted, neighbours, filtered, complete=rejection is None
+        )
         if orphaned:
             filtered = merge_counts(filtered, {"neighbor_without_group": len(orphaned)})
             self._delete_orphaned_parents(hashed, orphaned)
@@ -174,15 +177,21 @@ class SubmitToSeer:
 
     def _write_marks(
         self,
-        project_id: int,
+        hashed: HashedBatch,
         accepted: Sequence[SeerRecord],
         neighbours: dict[int, SimilarIssue],
+        filtered: dict[str, int],
+        complete: bool,
     ) -> tuple[list[int], list[str]]:
         """Mark accepted groups; return the marked ids and orphaned parent hashes.
 
         A group whose neighbour's parent hash has no group in this project stays
-        unmarked, so a later run retries it.
+        unmarked, so a later run retries it. When every chunk was accepted
+        (`complete`), the batch's result is saved in the ledger in the same
+        transaction as the marks.
         """
+        assert hashed.plan.project is not None
+        project_id = hashed.plan.project.id
         parents = sorted({n.parent_hash for n in neighbours.values()})
         with self.pool.connection() as conn:
             parent_groups = marks.groups_for_hashes(conn, project_id, parents)
@@ -209,6 +218,13 @@ class SubmitToSeer:
                     ]
                 values[record.group_id] = mark
             marks.set_seer_marks(conn, project_id, values)
+            if complete:
+                final = dict(filtered)
+                if orphaned:
+                    final = merge_counts(
+                        final, {"neighbor_without_group": len(orphaned)}
+                    )
+                ledger.save_result(conn, hashed.plan.source.batch, len(values), final)
             conn.commit()
         return list(values), sorted(orphaned)
 

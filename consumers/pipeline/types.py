@@ -97,6 +97,9 @@ class BatchPlan:
     next_batch_position: tuple[int, int] | None = None
     complete_project: bool = False
     note: str = ""
+    # (accepted, filtered) that an earlier attempt of this batch saved with
+    # its marks; the batch then skips hashing and Seer and reports these.
+    resumed: tuple[int, Mapping[str, int]] | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from .conftest import (
     Topics,
     committed_offsets,
     load_sdk_events,
+    outcome_bodies,
     produce,
     read_topic,
     run_consumer,
@@ -153,3 +154,36 @@ def test_seer_outage_delays_but_loses_nothing(
         ).fetchone()
     assert eligible is not None and eligible[0] > 0
     assert marked == eligible
+
+
+def test_retry_after_crash_reports_saved_result(
+    bootstrap_servers: str,
+    topics: Topics,
+    clean_database: str,
+    seer_service: SeerService,
+) -> None:
+    """A batch whose marks were written before a crash keeps its counts."""
+    load_sdk_events(clean_database, [23], count=60, seed=8)
+    batch = ProjectBatch(run_id=str(uuid.uuid4()), project_id=23)
+    produce(bootstrap_servers, topics, [(batch.key(), encode_project_batch(batch))])
+    ((partition, offsets),) = topics.produced.items()
+    # The state a crash leaves between the marks and the ledger update: the
+    # claim of this very message, holding the result saved with the marks.
+    with psycopg.connect(clean_database) as conn:
+        conn.execute(
+            "INSERT INTO backfill_ledger "
+            "(batch_key, run_id, project_id, cursor, state, source, outputs) "
+            "VALUES (%s, %s, 23, NULL, 'pending', %s, %s::jsonb)",
+            (
+                batch.batch_key,
+                batch.run_id,
+                f"{topics.input}:{partition}:{offsets[0]}",
+                '{"result": {"accepted": 5, "filtered": {"seen_once": 2}}}',
+            ),
+        )
+    run_consumer(bootstrap_servers, topics, clean_database, seer_service.url)
+
+    bodies = outcome_bodies(read_topic(bootstrap_servers, topics.outcomes))
+    counts = sorted((b["outcome"], b["reason"], b["quantity"]) for b in bodies)
+    assert counts == [(0, None, 5), (1, "seen_once", 2)]
+    assert seer_service.stats().count("grouping_records", 200) == 0
