@@ -64,7 +64,7 @@ class BaselineLimits:
 
 @dataclass
 class BaselineFigures:
-    """What one baseline pass did. Durations are in seconds."""
+    """Figures of one baseline pass. Durations are in seconds."""
 
     groups: int = 0
     examined: int = 0
@@ -102,7 +102,7 @@ class _StageClock:
 
 
 def _plan_for(project: Project, cursor: int | None) -> BatchPlan:
-    """A plan to hand to `hash_event`, which uses it only for log ids."""
+    """Build a plan to hand to `hash_event`, which uses it only for log ids."""
     batch = ProjectBatch(run_id="baseline", project_id=project.id, cursor=cursor)
     source = Coordinates("baseline", 0, 0, datetime.now(UTC))
     return BatchPlan(DecodedBatch(batch, source), Action.BACKFILL, project=project)

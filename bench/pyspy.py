@@ -3,7 +3,7 @@
 `py-spy record --nonblocking --threads --subprocesses --format raw` writes
 one line per distinct stack, `frame;frame;... count`, with the thread (and,
 for worker processes, the process) as the first frames. py-spy leaves out
-threads it sees idle, so the counts approximate CPU time. Each stack is
+threads it detects as idle, so the counts approximate CPU time. Each stack is
 charged to the pipeline stage whose module it passes through, else to
 "other" (Arroyo's loop, Kafka client calls, thread pools).
 """

@@ -118,6 +118,46 @@ def check_run(run: consumer_run.ConsumerFigures, groups: int) -> list[str]:
     return problems
 
 
+def profile_stages(services: Services, options: BenchOptions) -> stage_cpu.StageProfile:
+    """Measure CPU time by stage with the consumer's settings, hashing in-process."""
+    reset_backfill_state(services.database_url)
+    services.restart_seer()
+    topics = consumer_run.create_run_topics(services.bootstrap_servers, "profile", 1)
+    settings = effective_settings(options.consumer.flags)
+    settings.pop("processes", None)
+    return stage_cpu.profile_stages(
+        services.database_url,
+        services.seer_url,
+        services.bootstrap_servers,
+        topics.batches,
+        settings,
+        options.profile_groups,
+    )
+
+
+def run_consumer(
+    services: Services, workdir: Path, options: BenchOptions, groups: int
+) -> tuple[list[consumer_run.ConsumerFigures], list[str]]:
+    """Run the measured consumer runs; return them and what went wrong."""
+    runs: list[consumer_run.ConsumerFigures] = []
+    problems: list[str] = []
+    for index in range(1, options.runs + 1):
+        reset_backfill_state(services.database_url)
+        services.restart_seer()
+        run = consumer_run.run_consumer_once(
+            services, workdir, index, options.consumer, record_profile=False
+        )
+        problems += check_run(run, groups)
+        runs.append(run)
+        click.echo(
+            f"consumer run {index}: {run.groups_per_second:.0f} groups/s over "
+            f"{run.window_seconds:.1f} s, peak RSS "
+            f"{run.peak_rss_bytes / report.MB:.0f} MB",
+            err=True,
+        )
+    return runs, problems
+
+
 def measure(
     services: Services,
     workdir: Path,
@@ -154,43 +194,8 @@ def measure(
         err=True,
     )
 
-    stages = None
-    if options.profile_groups:
-        reset_backfill_state(services.database_url)
-        services.restart_seer()
-        topics = consumer_run.create_run_topics(
-            services.bootstrap_servers, "profile", 1
-        )
-        stages = stage_cpu.profile_stages(
-            services.database_url,
-            services.seer_url,
-            services.bootstrap_servers,
-            topics.batches,
-            {
-                name: value
-                for name, value in effective_settings(options.consumer.flags).items()
-                if name != "processes"
-            },
-            options.profile_groups,
-        )
-
-    runs: list[consumer_run.ConsumerFigures] = []
-    problems: list[str] = []
-    for index in range(1, options.runs + 1):
-        reset_backfill_state(services.database_url)
-        services.restart_seer()
-        run = consumer_run.run_consumer_once(
-            services, workdir, index, options.consumer, record_profile=False
-        )
-        problems += check_run(run, config.groups)
-        runs.append(run)
-        click.echo(
-            f"consumer run {index}: {run.groups_per_second:.0f} groups/s over "
-            f"{run.window_seconds:.1f} s, peak RSS "
-            f"{run.peak_rss_bytes / report.MB:.0f} MB",
-            err=True,
-        )
-
+    stages = profile_stages(services, options) if options.profile_groups else None
+    runs, problems = run_consumer(services, workdir, options, config.groups)
     profiled = None
     if options.py_spy:
         reset_backfill_state(services.database_url)

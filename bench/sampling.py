@@ -2,8 +2,8 @@
 
 Each role (consumer, seer, postgres, broker) is a root process and its
 descendants. A role's CPU time is the user + system time of the root, of its
-children that exited and were waited for, and of its live descendants (a
-descendant that exited but is not yet waited for is missing until it is).
+children that exited and were waited for, and of its live descendants. A
+descendant that exited but is not yet waited for is missing until it is.
 RSS is sampled for the consumer role only: the sum of VmRSS of the
 root and its live descendants (`psutil.memory_info().rss`), so pages shared
 after a fork count once per process.
@@ -153,7 +153,7 @@ def _machine_busy_seconds() -> float:
 
 
 def _vm_hwm(pid: int) -> int:
-    """The kernel's peak resident set size of one process (VmHWM), in bytes."""
+    """Return the kernel's peak resident set size (VmHWM) of a process, in bytes."""
     try:
         with open(f"/proc/{pid}/status", encoding="ascii") as status:
             for line in status:
@@ -165,7 +165,7 @@ def _vm_hwm(pid: int) -> int:
 
 
 def sample_at(samples: Sequence[Sample], when: float) -> Sample:
-    """The last sample taken at or before `when` (the first one if none is)."""
+    """Return the last sample taken at or before `when`, else the first one."""
     if not samples:
         raise ValueError("no samples were taken")
     times = [s.time for s in samples]
