@@ -59,8 +59,9 @@ CREATE TABLE IF NOT EXISTS backfill_options (
 -- Ledger of processed project-batch messages. One row per batch key
 -- (run id, project or worker cohort, cursor, mode). A row in state 'done'
 -- means every side effect of that batch is durable: a replayed copy of the
--- message is skipped. A row in state 'pending' holds the outputs computed for
--- the batch, so a retry after a crash re-produces the same messages.
+-- message is skipped. A row in state 'pending' is claimed by one message; once
+-- the batch's group marks are written it also contains the batch's Seer result,
+-- so a retry after a crash reports the same outcome counts.
 CREATE TABLE IF NOT EXISTS backfill_ledger (
     batch_key   text PRIMARY KEY,
     run_id      text NOT NULL,

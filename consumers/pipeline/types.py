@@ -16,7 +16,8 @@ from consumers.messages import ProjectBatch
 
 @dataclass(frozen=True)
 class Coordinates:
-    """Where a message was read: used in logs, DLQ headers and ledger claims."""
+    """Topic, partition, offset and timestamp of a message, for logs, DLQ headers
+    and ledger claims."""
 
     topic: str
     partition: int
@@ -34,7 +35,7 @@ class DecodedBatch:
     source: Coordinates
 
     def log_ids(self) -> str:
-        """The ids every log line about this message carries."""
+        """Return the ids that every log line about this message carries."""
         return (
             f"run={self.batch.run_id} project={self.batch.project_id} "
             f"cursor={self.batch.cursor} partition={self.source.partition} "
@@ -43,7 +44,7 @@ class DecodedBatch:
 
 
 class Action(Enum):
-    """What the rest of the chain does with a looked-up batch."""
+    """The rest of the chain's treatment of a looked-up batch."""
 
     BACKFILL = "backfill"  # send the events to Seer, then go onward
     DELETE = "delete"  # delete the project's Seer records, then go onward
@@ -83,7 +84,7 @@ class BatchPlan:
 
     `next_batch` is the message that continues the chain (None ends it);
     the lookup stage produces it and stores where it landed in
-    `next_batch_position` (partition, offset). `complete_project` asks the
+    `next_batch_position` (partition, offset). `complete_project` makes the
     onward stage to set the project's backfill-completed option. `filtered`
     counts groups skipped per reason.
     """
