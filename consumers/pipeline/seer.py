@@ -35,6 +35,7 @@ from psycopg_pool import ConnectionPool
 
 from consumers.db import ledger, marks
 from consumers.db.lookup import SEER_MODEL_VERSION
+from consumers.log_throttle import LogThrottle
 from consumers.ops.metrics import RECORDS_SENT, time_stage
 from consumers.pipeline.settings import PipelineSettings
 from consumers.pipeline.types import (
@@ -60,7 +61,13 @@ def chunked(records: Sequence[SeerRecord], size: int) -> list[Sequence[SeerRecor
 
 
 class SubmitToSeer:
-    """The Seer stage's processing function."""
+    """The Seer stage's processing function.
+
+    Outage retry warnings go through `outage_log`, one line per interval for
+    the whole stage, because every in-flight chunk (up to
+    `seer_concurrency`) retries during an outage. A warning that passes
+    carries the ids of its own batch. Error lines are not throttled.
+    """
 
     def __init__(
         self,
@@ -68,11 +75,14 @@ class SubmitToSeer:
         pool: ConnectionPool,
         settings: PipelineSettings,
         stopping: threading.Event,
+        *,
+        outage_log: LogThrottle | None = None,
     ) -> None:
         self.client = client
         self.pool = pool
         self.settings = settings
         self.stopping = stopping
+        self.outage_log = LogThrottle() if outage_log is None else outage_log
         self.executor = ThreadPoolExecutor(
             max_workers=settings.seer_concurrency, thread_name_prefix="seer-request"
         )
@@ -164,7 +174,10 @@ class SubmitToSeer:
                         f"{self.settings.seer_outage_timeout_seconds:.0f} s "
                         f"({plan.source.log_ids()}): {e}"
                     ) from e
-                logger.warning(
+                self.outage_log.log(
+                    logger,
+                    logging.WARNING,
+                    "post_grouping_records",
                     "Seer unavailable, retrying %d records in %.1f s %s: %s",
                     len(records),
                     delay,

@@ -20,6 +20,7 @@ from typing import TypeVar
 
 import httpx
 
+from consumers.log_throttle import LogThrottle
 from consumers.seer import types
 from consumers.seer.errors import SeerInvalidResponse, SeerRejected, SeerUnavailable
 from consumers.seer.limiter import ConcurrencyLimiter, RateLimiter
@@ -81,7 +82,9 @@ class SeerClient:
 
     Safe to share between threads. Close it (or use it as a context manager)
     to release connections; `close` also wakes threads sleeping between
-    retries, which then raise `SeerUnavailable`.
+    retries, which then raise `SeerUnavailable`. Warnings about retried
+    attempts go through `retry_log`, one line per endpoint and failure kind
+    per interval, because during an outage every in-flight request retries.
     """
 
     def __init__(
@@ -90,9 +93,11 @@ class SeerClient:
         *,
         observer: RequestObserver | None = None,
         backoff_seed: int | None = None,
+        retry_log: LogThrottle | None = None,
     ) -> None:
         self.config = config
         self._observer = observer
+        self._retry_log = LogThrottle() if retry_log is None else retry_log
         self._backoff = Backoff(config.retry, seed=backoff_seed)
         self._concurrency = ConcurrencyLimiter(config.max_concurrency)
         self._rate: RateLimiter | None = None
@@ -266,7 +271,10 @@ class SeerClient:
                 )
                 raise result.error
             delay = self._backoff.delay_seconds(attempt, result.retry_after_seconds)
-            logger.warning(
+            self._retry_log.log(
+                logger,
+                logging.WARNING,
+                (endpoint.name, result.outcome),
                 "Seer request attempt %d/%d failed (%s): %s; retrying in %.2f s",
                 attempt,
                 max_attempts,

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 
 import pytest
 
+from consumers.log_throttle import LogThrottle
 from consumers.seer import (
     GroupingRecord,
     RequestSample,
     RetryPolicy,
     SeerClient,
+    SeerClientConfig,
     SeerMisconfigured,
     SeerRejected,
     SeerUnavailable,
@@ -500,3 +503,50 @@ def test_hung_request_released_on_stop(
     assert (
         service.counters.snapshot(records=0).count("delete_project", NO_RESPONSE) == 1
     )
+
+
+class SteppingClock:
+    """A clock that moves `step` seconds forward on every read."""
+
+    def __init__(self, step: float) -> None:
+        self.step = step
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_retry_warnings_throttled(
+    make_service: ServiceFactory,
+    make_stacktrace: StacktraceFactory,
+    make_hash: HashFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    service = make_service(faults=FaultConfig(error_rate=1.0, error_status=503))
+    retry = RetryPolicy(
+        max_attempts=4, backoff_initial_seconds=0.001, backoff_max_seconds=0.005
+    )
+    config = SeerClientConfig(base_url=service.url, retry=retry)
+    # Each request logs 3 retry warnings, which read the clock at 4, 8, 12 s
+    # and then 16, 20, 24 s. With a 10 s interval the warnings at 4 and 16 s
+    # pass, and the one at 16 s counts the two before it.
+    retry_log = LogThrottle(10.0, clock=SteppingClock(4.0))
+    caplog.set_level(logging.WARNING, logger="consumers.seer.client")
+    with SeerClient(config, retry_log=retry_log) as client:
+        for group_id in (1, 2):
+            trace = make_stacktrace("a")
+            with pytest.raises(SeerUnavailable):
+                client.post_grouping_records([record(group_id, 10, trace, make_hash)])
+
+    assert service.stats().count("grouping_records", 503) == 8
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(warnings) == 2
+    assert warnings[0].startswith("Seer request attempt 1/4 failed (project_ids=[10]")
+    assert "suppressed" not in warnings[0]
+    assert warnings[1].startswith("Seer request attempt 1/4 failed (project_ids=[10]")
+    assert warnings[1].endswith("(2 similar lines suppressed since the previous one)")
+    # A request that fails for good is logged every time, with its ids.
+    assert len(errors) == 2
+    assert all("failed after 4 attempts (project_ids=[10]" in e for e in errors)
