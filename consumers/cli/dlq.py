@@ -17,7 +17,12 @@ import click
 
 from consumers.cli import options
 from consumers.kafka.admin import KafkaAdminError
-from consumers.kafka.config import KafkaOptions, kafka_option
+from consumers.kafka.config import (
+    KafkaOptions,
+    OwnedProperty,
+    canonical_bool,
+    kafka_option,
+)
 from consumers.ops.dlq import (
     DlqFilter,
     DlqReader,
@@ -104,12 +109,32 @@ def _reader(
         from_offset=from_offset,
         to_offset=to_offset,
     )
+    kafka_options = KafkaOptions.parse(kafka_option)
+    if group is not None:
+        # The committed offsets of --group mark what was replayed, so -O
+        # must not move them to another group or let librdkafka commit
+        # positions that were read but not replayed.
+        kafka_options.reject_conflicts(
+            "consumer",
+            [
+                OwnedProperty("group.id", group, option="--group"),
+                OwnedProperty(
+                    "enable.auto.commit",
+                    "false",
+                    reason=(
+                        "only a replay that delivered every message commits, "
+                        "and list or --dry-run never commits"
+                    ),
+                    canonical=canonical_bool,
+                ),
+            ],
+        )
     return DlqReader(
         bootstrap_servers,
         dlq_topic,
         selection,
         group=group,
-        options=KafkaOptions.parse(kafka_option),
+        options=kafka_options,
         idle_timeout=idle_timeout,
     )
 

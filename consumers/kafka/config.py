@@ -7,7 +7,10 @@ repeatable `-O/--kafka-option KEY=VALUE` (or the environment variable
 every client a command creates. A `producer:`, `consumer:` or `admin:`
 prefix limits it to one kind of client, which keeps librdkafka from warning
 about properties that the other kinds ignore. Options are applied last, so
-they win over every default here.
+they win over every default here. A command whose correctness depends on a
+property's value (`run` for its group, cluster and commit settings) checks
+the options with `KafkaOptions.reject_conflicts` and treats a different
+value as a usage error.
 
 Example for the tansu test broker, whose group joins take half the session
 timeout and which needs a short fetch back-off for Arroyo's throughput:
@@ -53,6 +56,10 @@ class KafkaOptionError(click.BadParameter):
     """An `-O/--kafka-option` value that is not `[KIND:]KEY=VALUE`."""
 
 
+class KafkaOptionConflict(click.UsageError):
+    """An `-O/--kafka-option` that sets a property the command sets itself."""
+
+
 @dataclass(frozen=True)
 class KafkaOptions:
     """Extra librdkafka properties: for every client, and per kind of client."""
@@ -92,6 +99,137 @@ class KafkaOptions:
     def for_client(self, kind: ClientKind) -> dict[str, str]:
         """Return the options that apply to one kind of client."""
         return {**self.common, **self.per_kind.get(kind, {})}
+
+    def option_text(self, kind: ClientKind, key: str) -> str | None:
+        """Return the `-O` value that sets `key` for `kind`, as it was given.
+
+        A per-kind option wins over a common one, as in `for_client`.
+        Returns None when no option sets `key` for `kind`.
+        """
+        per_kind = self.per_kind.get(kind, {})
+        if key in per_kind:
+            return f"{kind}:{key}={per_kind[key]}"
+        if key in self.common:
+            return f"{key}={self.common[key]}"
+        return None
+
+    def reject_conflicts(
+        self, kind: ClientKind, owned: Iterable[OwnedProperty]
+    ) -> None:
+        """Raise `KafkaOptionConflict` if an option contradicts an owned property.
+
+        An option that sets an owned property (or one of its aliases) for
+        `kind` to an equal value passes, so scripts may repeat a value.
+        """
+        options = self.for_client(kind)
+        for prop in owned:
+            for key in (prop.key, *prop.aliases):
+                value = options.get(key)
+                if value is None or prop.canonical(value) == prop.canonical(prop.value):
+                    continue
+                raw_option = self.option_text(kind, key)
+                raise KafkaOptionConflict(prop.conflict_message(f"-O {raw_option}"))
+
+
+def _stripped(value: str) -> str:
+    return value.strip()
+
+
+def canonical_servers(value: str) -> str:
+    """Return a bootstrap server list without blanks around its commas."""
+    return ",".join(server.strip() for server in value.split(","))
+
+
+def canonical_bool(value: str) -> str:
+    """Return "true" or "false" for the spellings librdkafka accepts.
+
+    Arroyo's `as_kafka_configuration_bool`, which follows librdkafka's
+    parser, reads true, t, 1, false, f and 0, ignoring case. Any other value
+    is returned lowercased, so it matches neither.
+    """
+    lowered = value.strip().lower()
+    if lowered in ("true", "t", "1"):
+        return "true"
+    if lowered in ("false", "f", "0"):
+        return "false"
+    return lowered
+
+
+def canonical_int(value: str) -> str:
+    """Return an integer in plain decimal form, or other text without blanks."""
+    try:
+        return str(int(value.strip()))
+    except ValueError:
+        return value.strip()
+
+
+# Synonyms of `auto.offset.reset` that librdkafka and Arroyo accept.
+_OFFSET_RESET_SYNONYMS = {
+    "smallest": "earliest",
+    "beginning": "earliest",
+    "largest": "latest",
+    "end": "latest",
+}
+
+
+def canonical_offset_reset(value: str) -> str:
+    """Map `smallest` and `beginning` to `earliest`, `largest` and `end` to `latest`."""
+    stripped = value.strip()
+    return _OFFSET_RESET_SYNONYMS.get(stripped, stripped)
+
+
+@dataclass(frozen=True)
+class OwnedProperty:
+    """A librdkafka property whose value a command sets itself.
+
+    `option` is the command-line option that sets the value. Without one,
+    the command always uses `value`, and the error message gives `reason`
+    as the explanation. `aliases` are other librdkafka names of the same property.
+    `canonical` maps a value to one spelling per meaning, so an option that
+    repeats the command's value in another spelling does not conflict.
+    """
+
+    key: str
+    value: str
+    option: str | None = None
+    reason: str = ""
+    aliases: tuple[str, ...] = ()
+    canonical: Callable[[str], str] = _stripped
+
+    def conflict_message(self, raw_option: str) -> str:
+        """Return the usage error for `raw_option`, which sets another value."""
+        if self.option is not None:
+            return (
+                f"{raw_option} conflicts with {self.option}={self.value}. Set the "
+                f"value with {self.option} only, or give both the same value."
+            )
+        return (
+            f"{raw_option} conflicts with {self.key}={self.value}, which this command "
+            f"sets because {self.reason}. Remove the -O option."
+        )
+
+
+# The offset commit settings of `consumer_config`. Arroyo commits each offset
+# itself once the strategy chain finished the message, and its consumer
+# rejects these properties set to true (arroyo 2.48, without
+# `arroyo.enable.auto.commit`).
+ARROYO_COMMIT_REASON = (
+    "Arroyo commits each offset itself, after the strategy chain finished the message"
+)
+ARROYO_COMMIT_PROPERTIES = (
+    OwnedProperty(
+        "enable.auto.commit",
+        "false",
+        reason=ARROYO_COMMIT_REASON,
+        canonical=canonical_bool,
+    ),
+    OwnedProperty(
+        "enable.auto.offset.store",
+        "false",
+        reason=ARROYO_COMMIT_REASON,
+        canonical=canonical_bool,
+    ),
+)
 
 
 NO_OPTIONS = KafkaOptions()
@@ -167,7 +305,26 @@ def consumer_config(
         enable_auto_commit=enable_auto_commit,
     )
     config.update(options.for_client("consumer"))
+    _arroyo_flags_as_bools(config)
     return config
+
+
+# Arroyo's consumer flags that it reads by truthiness: the text "false" from
+# `-O` would count as true, so they are passed on as real booleans.
+_ARROYO_BOOLEAN_FLAGS = ("arroyo.strict.offset.reset",)
+
+
+def _arroyo_flags_as_bools(config: KafkaConfig) -> None:
+    for key in _ARROYO_BOOLEAN_FLAGS:
+        value = config.get(key)
+        if not isinstance(value, str):
+            continue
+        canonical = canonical_bool(value)
+        if canonical not in ("true", "false"):
+            raise KafkaOptionError(
+                f"invalid Kafka option {key}={value!r}: expected true or false"
+            )
+        config[key] = canonical == "true"
 
 
 def reader_config(

@@ -7,8 +7,15 @@ import pytest
 from click.testing import CliRunner
 
 from consumers.kafka.config import (
+    ARROYO_COMMIT_PROPERTIES,
+    KafkaOptionConflict,
     KafkaOptionError,
     KafkaOptions,
+    OwnedProperty,
+    canonical_bool,
+    canonical_int,
+    canonical_offset_reset,
+    canonical_servers,
     consumer_config,
     kafka_option,
     producer_config,
@@ -75,6 +82,20 @@ def test_consumer_override_beats_arroyo_builder() -> None:
     assert config["session.timeout.ms"] == "6000"
 
 
+@pytest.mark.parametrize(("text", "expected"), [("false", False), ("TRUE", True)])
+def test_arroyo_strict_offset_reset_becomes_a_bool(text: str, expected: bool) -> None:
+    # Arroyo tests the flag's truthiness, so the text "false" must not pass.
+    options = KafkaOptions.parse([f"consumer:arroyo.strict.offset.reset={text}"])
+    config = consumer_config("k:9092", "g", options=options)
+    assert config["arroyo.strict.offset.reset"] is expected
+
+
+def test_arroyo_strict_offset_reset_rejects_other_text() -> None:
+    options = KafkaOptions.parse(["consumer:arroyo.strict.offset.reset=maybe"])
+    with pytest.raises(KafkaOptionError, match="expected true or false"):
+        consumer_config("k:9092", "g", options=options)
+
+
 def test_consumer_ignores_producer_options() -> None:
     config = consumer_config(
         "k:9092", "g", options=KafkaOptions.parse(["producer:acks=1"])
@@ -117,3 +138,104 @@ def test_kafka_option_invalid_is_usage_error() -> None:
     result = CliRunner().invoke(show, ["-O", "nonsense"])
     assert result.exit_code == 2
     assert "expected KEY=VALUE" in result.stderr
+
+
+GROUP = OwnedProperty("group.id", "backfill", option="--consumer-group")
+SERVERS = OwnedProperty(
+    "bootstrap.servers",
+    "a:1,b:2",
+    option="--bootstrap-servers",
+    aliases=("metadata.broker.list",),
+    canonical=canonical_servers,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "given"),
+    [
+        ("consumer:group.id=other", "-O consumer:group.id=other"),
+        ("group.id=other", "-O group.id=other"),
+    ],
+)
+def test_conflict_names_both_options(raw: str, given: str) -> None:
+    options = KafkaOptions.parse([raw])
+    with pytest.raises(KafkaOptionConflict) as caught:
+        options.reject_conflicts("consumer", [GROUP])
+    message = caught.value.format_message()
+    assert message.startswith(f"{given} conflicts with --consumer-group=backfill.")
+    assert "Set the value with --consumer-group only" in message
+    assert caught.value.exit_code == 2
+
+
+def test_conflict_equal_value_accepted() -> None:
+    options = KafkaOptions.parse(["consumer:group.id=backfill"])
+    options.reject_conflicts("consumer", [GROUP])
+
+
+def test_conflict_other_kind_ignored() -> None:
+    options = KafkaOptions.parse(["producer:group.id=other"])
+    options.reject_conflicts("consumer", [GROUP])
+
+
+def test_conflict_per_kind_value_wins() -> None:
+    # The consumer gets the per-kind value, which equals the owned one.
+    options = KafkaOptions.parse(["group.id=other", "consumer:group.id=backfill"])
+    options.reject_conflicts("consumer", [GROUP])
+
+
+def test_conflict_through_alias() -> None:
+    options = KafkaOptions.parse(["producer:metadata.broker.list=c:3"])
+    with pytest.raises(
+        KafkaOptionConflict, match=r"-O producer:metadata\.broker\.list=c:3 conflicts"
+    ):
+        options.reject_conflicts("producer", [SERVERS])
+
+
+def test_conflict_servers_spacing_accepted() -> None:
+    options = KafkaOptions.parse(["bootstrap.servers= a:1 , b:2"])
+    options.reject_conflicts("admin", [SERVERS])
+
+
+def test_conflict_fixed_value_gives_reason() -> None:
+    options = KafkaOptions.parse(["consumer:enable.auto.commit=true"])
+    with pytest.raises(KafkaOptionConflict) as caught:
+        options.reject_conflicts("consumer", ARROYO_COMMIT_PROPERTIES)
+    message = caught.value.format_message()
+    assert message.startswith(
+        "-O consumer:enable.auto.commit=true conflicts with enable.auto.commit=false"
+    )
+    assert "Arroyo commits each offset itself" in message
+    assert message.endswith("Remove the -O option.")
+
+
+@pytest.mark.parametrize("value", ["false", "False", "f", "0"])
+def test_conflict_false_spellings_accepted(value: str) -> None:
+    options = KafkaOptions.parse([f"consumer:enable.auto.offset.store={value}"])
+    options.reject_conflicts("consumer", ARROYO_COMMIT_PROPERTIES)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("TRUE", "true"), ("t", "true"), ("1", "true"), ("F", "false"), ("2", "2")],
+)
+def test_canonical_bool(value: str, expected: str) -> None:
+    assert canonical_bool(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("smallest", "earliest"),
+        ("beginning", "earliest"),
+        ("largest", "latest"),
+        ("end", "latest"),
+        ("error", "error"),
+    ],
+)
+def test_canonical_offset_reset(value: str, expected: str) -> None:
+    assert canonical_offset_reset(value) == expected
+
+
+def test_canonical_int() -> None:
+    assert canonical_int(" 0300000") == "300000"
+    assert canonical_int("5m") == "5m"

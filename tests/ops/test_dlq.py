@@ -309,3 +309,24 @@ def test_list_missing_topic(bootstrap_servers: str) -> None:
     result = run(bootstrap_servers, DlqSetup("missing-dlq-x1", "s"), "list")
     assert result.exit_code == 1
     assert "not found" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["list", "replay"])
+def test_group_option_conflict_exit_2(command: str) -> None:
+    # Rejected before any client starts, so no broker is needed.
+    result = CliRunner().invoke(
+        dlq, [command, "--group", "replayer", "-O", "consumer:group.id=other"]
+    )
+    assert result.exit_code == 2
+    assert (
+        "-O consumer:group.id=other conflicts with --group=replayer." in result.stderr
+    )
+
+
+def test_group_auto_commit_conflict_exit_2() -> None:
+    result = CliRunner().invoke(
+        dlq, ["replay", "--group", "replayer", "-O", "enable.auto.commit=true"]
+    )
+    assert result.exit_code == 2
+    assert "-O enable.auto.commit=true conflicts with" in result.stderr
+    assert "only a replay that delivered every message commits" in result.stderr
