@@ -9,6 +9,20 @@ from pathlib import Path
 import click
 
 
+def _list_scenarios(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """Print the scenario names and exit 0.
+
+    The option is eager, like `--help`, so click runs this callback before it
+    checks that the required --count and --out are given.
+    """
+    if not value or ctx.resilient_parsing:
+        return
+    from consumers.samples import scenario_names
+
+    click.echo("\n".join(scenario_names()))
+    ctx.exit(0)
+
+
 @click.command("generate-events")
 @click.option(
     "--count",
@@ -54,7 +68,12 @@ import click
     help="Only this scenario (repeatable); see --list-scenarios.",
 )
 @click.option(
-    "--list-scenarios", is_flag=True, help="Print the scenario names and exit."
+    "--list-scenarios",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=_list_scenarios,
+    help="Print the scenario names and exit; --count and --out are not needed.",
 )
 def generate_events(
     count: int,
@@ -63,7 +82,6 @@ def generate_events(
     output_format: str,
     span_days: float,
     scenarios: tuple[str, ...],
-    list_scenarios: bool,
 ) -> None:
     """Run the sample application's failure scenarios under the sentry-sdk and
     write the captured error events to OUT.
@@ -72,7 +90,7 @@ def generate_events(
     scenarios are frequent and most are rare, and with COUNT at least twice
     the number of scenarios every scenario occurs at least twice.
 
-    Exit codes: 0 written; 1 a write failed; 2 usage error.
+    Exit codes: 0 written or listed; 1 a write failed; 2 usage error.
     """
     from tqdm import tqdm
 
@@ -80,15 +98,11 @@ def generate_events(
         generate_events as generate,
     )
     from consumers.samples import (
-        scenario_names,
         select_scenarios,
         write_envelopes,
         write_json,
     )
 
-    if list_scenarios:
-        click.echo("\n".join(scenario_names()))
-        return
     try:
         chosen = select_scenarios(list(scenarios) or None)
     except KeyError as error:

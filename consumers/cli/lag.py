@@ -40,9 +40,18 @@ HEADERS = [
 
 
 def render(
-    snapshot: LagSnapshot, group_status: Status, statuses: dict[int, Status], fmt: str
+    snapshot: LagSnapshot,
+    group_status: Status,
+    statuses: dict[int, Status],
+    fmt: str,
+    *,
+    samples: int = 1,
 ) -> str:
-    """Format the newest snapshot with the statuses, as a table or one JSON line."""
+    """Format a snapshot with the statuses, as a table or one JSON line.
+
+    `samples` is how many samples the statuses were judged on. Only the JSON
+    line contains it.
+    """
     if fmt == "json":
         taken_at = datetime.fromtimestamp(snapshot.taken_at, tz=UTC)
         document = {
@@ -51,6 +60,7 @@ def render(
             "taken_at": taken_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
             "group_state": snapshot.group_state.value,
             "status": group_status.name,
+            "samples": samples,
             "total_lag": snapshot.total_lag,
             "partitions": [
                 {
@@ -139,7 +149,9 @@ def render(
     type=click.Choice(["table", "json"]),
     default="table",
     show_default=True,
-    help="Table, or one JSON object per sample.",
+    help="table: one table of the newest sample. json: one JSON object per "
+    "line for each sample (JSON Lines), printed as it is taken; its samples "
+    "field counts the samples its status was judged on.",
 )
 @click.option(
     "--fetch-timeout",
@@ -188,6 +200,10 @@ def lag(
                     if i:
                         time.sleep(interval)
                     window.append(reader.sample())
+                    # JSON Lines: every sample but the last is printed as it
+                    # is taken, and the last one by `_report` below.
+                    if output_format == "json" and i < samples - 1:
+                        _print_newest(window, output_format)
                 _report(window, output_format, threshold)
                 return
             while True:
@@ -202,11 +218,18 @@ def lag(
         return
 
 
+def _print_newest(window: collections.deque[LagSnapshot], fmt: str) -> Status:
+    """Print the newest sample judged over `window`; return the group's status."""
+    group_status, statuses = evaluate_group(partition_windows(window))
+    click.echo(render(window[-1], group_status, statuses, fmt, samples=len(window)))
+    return group_status
+
+
 def _report(
     window: collections.deque[LagSnapshot], fmt: str, threshold: Status | None
 ) -> None:
-    group_status, statuses = evaluate_group(partition_windows(window))
-    click.echo(render(window[-1], group_status, statuses, fmt))
+    """Print the newest sample, and exit with code 3 if `threshold` is reached."""
+    group_status = _print_newest(window, fmt)
     if threshold is not None and group_status >= threshold:
         click.echo(
             f"status {group_status.name} is at or above --fail-on {threshold.name}",

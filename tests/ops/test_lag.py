@@ -275,6 +275,34 @@ def test_lag_stalled_group(
     assert "group status: STALL (state Stable" in result.stdout
 
 
+def test_lag_json_line_per_sample(
+    bootstrap_servers: str, lagging: tuple[str, str]
+) -> None:
+    group, topic = lagging
+    result = run_lag(
+        bootstrap_servers,
+        group,
+        topic,
+        "--samples",
+        "3",
+        "--interval",
+        "0.1",
+        "--format",
+        "json",
+        "--fail-on",
+        "STOP",
+    )
+    assert result.exit_code == 3
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3
+    reports = [json.loads(line) for line in lines]
+    assert [r["samples"] for r in reports] == [1, 2, 3]
+    assert [r["total_lag"] for r in reports] == [6, 6, 6]
+    # The group has no members, so every judgement is STOP.
+    assert [r["status"] for r in reports] == ["STOP", "STOP", "STOP"]
+    assert "at or above --fail-on STOP" in result.stderr
+
+
 def test_lag_watch_stops_on_fail(
     bootstrap_servers: str, lagging: tuple[str, str]
 ) -> None:
