@@ -79,6 +79,8 @@ class ConsumerFigures:
     wall_seconds: float = 0.0
     batch_seconds: list[float] = field(default_factory=list)
     seer_requests: int = 0
+    # Most grouping requests the Seer service saw arrive within one second.
+    seer_peak_per_second: int = 0
     # Seconds from the first claim to the last batch done of the slowest
     # project. A project's batches run one at a time, so this bounds the window.
     longest_chain_seconds: float = 0.0
@@ -344,7 +346,9 @@ def run_consumer_once(
     figures.peak_hwm_bytes = sampler.peak_hwm_bytes
     figures.stage_seconds = dict(scraper.seconds)
     figures.stage_messages = dict(scraper.messages)
-    figures.seer_requests = grouping_requests(services.seer_stats()) - requests_before
+    seer_stats = services.seer_stats()
+    figures.seer_requests = grouping_requests(seer_stats) - requests_before
+    figures.seer_peak_per_second = int(seer_stats.get("max_per_second", 0))
     if recorder is not None:
         figures.profile = recorder.finish()
     window = _read_ledger(services.database_url, run_id, figures)

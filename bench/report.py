@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import statistics
@@ -173,6 +174,8 @@ def _comparison(results: Results) -> list[str]:
         f"| {_ms(_percentile(consumer_batches, 0.99))} |",
         f"| Seer requests/s | {base.seer_requests / max(base.seconds, 1e-9):.1f} "
         f"| {_median([r.seer_requests_per_second for r in runs]):.1f} |",
+        f"| Seer requests in the busiest second | "
+        f"| {max((r.seer_peak_per_second for r in runs), default=0)} |",
         f"| groups measured | {base.groups:,} ({base.stopped_by}) "
         f"| {_median([r.groups for r in runs]):,.0f} |",
         f"| measured seconds | {base.seconds:.1f} "
@@ -184,9 +187,9 @@ def _comparison(results: Results) -> list[str]:
 def _run_table(runs: Sequence[ConsumerFigures]) -> list[str]:
     lines = [
         "| run | groups | window s | wall s | groups/s | 90% done s | longest "
-        "chain s | p50 ms | p99 ms | Seer req/s | peak RSS MB | RSS MB at "
-        "10/50/100% | VmHWM MB | exit |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
+        "chain s | p50 ms | p99 ms | Seer req/s | Seer peak req/s | peak RSS MB "
+        "| RSS MB at 10/50/100% | VmHWM MB | exit |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     for index, run in enumerate(runs, start=1):
         rss = "/".join(
@@ -198,7 +201,8 @@ def _run_table(runs: Sequence[ConsumerFigures]) -> list[str]:
             f"{run.seconds_to_90_percent:.1f} | {run.longest_chain_seconds:.1f} | "
             f"{_ms(_percentile(run.batch_seconds, 0.5))} | "
             f"{_ms(_percentile(run.batch_seconds, 0.99))} | "
-            f"{run.seer_requests_per_second:.1f} | {run.peak_rss_bytes / MB:.0f} | "
+            f"{run.seer_requests_per_second:.1f} | {run.seer_peak_per_second} | "
+            f"{run.peak_rss_bytes / MB:.0f} | "
             f"{rss} | {run.peak_hwm_bytes / MB:.0f} | {run.exit_code} |"
         )
     return lines
@@ -375,9 +379,33 @@ def render(results: Results) -> str:
         f"{TARGET_GROUPS_PER_SECOND:,.0f} groups/s: "
         f"{_met(gps >= TARGET_GROUPS_PER_SECOND)}.",
     ]
+    ceiling = _rate_ceiling(results.consumer.flags)
+    if ceiling is not None:
+        # The client's token bucket holds one request, so any one-second
+        # window sees at most 1 + rate requests.
+        allowed = math.floor(ceiling) + 1
+        peak = max((r.seer_peak_per_second for r in results.runs), default=0)
+        lines += [
+            "",
+            f"Seer ceiling of {ceiling:g} requests/s: at most {allowed} in any "
+            f"second allowed, {peak} seen: {_met(peak <= allowed)}.",
+        ]
     if results.problems:
         lines += ["", "Problems: " + "; ".join(results.problems)]
     return "\n".join(lines) + "\n"
+
+
+def _rate_ceiling(flags: Sequence[str]) -> float | None:
+    """The `--seer-max-requests-per-second` among consumer flags, if set above 0."""
+    for flag in flags:
+        name, _, value = flag.partition("=")
+        if name == "--seer-max-requests-per-second":
+            try:
+                rate = float(value)
+            except ValueError:
+                return None
+            return rate if rate > 0 else None
+    return None
 
 
 def append_section(path: Path, section: str) -> None:

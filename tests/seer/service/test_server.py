@@ -253,8 +253,10 @@ def test_admin_stats_counts_and_reset(http: httpx.Client) -> None:
     stats = http.get("/_admin/stats").json()
     assert stats["requests"]["delete_project"] == {"200": 2}
     assert stats["records"] == 0
+    assert stats["max_per_second"] == 2
     reset = http.post("/_admin/stats/reset").json()
     assert reset["requests"] == {}
+    assert reset["max_per_second"] == 0
 
 
 def test_fault_after_phase_stores_records(
