@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import click
 import psycopg
@@ -10,10 +11,23 @@ from confluent_kafka import KafkaException
 from psycopg_pool import PoolTimeout
 
 from consumers.cli import options as opt
-from consumers.grouping import GroupingError
-from consumers.kafka.config import KafkaOptions, kafka_option
+from consumers.kafka.config import (
+    ARROYO_COMMIT_PROPERTIES,
+    KafkaOptions,
+    OwnedProperty,
+    canonical_int,
+    canonical_offset_reset,
+    canonical_servers,
+    kafka_option,
+)
+from consumers.native_memory import limit_malloc_arenas
 from consumers.ops.tracing import init_sentry
-from consumers.pipeline.runner import ConsumerOptions, run_consumer
+from consumers.pipeline.hashing import RulesFileError
+from consumers.pipeline.runner import (
+    ConsumerOptions,
+    ProducerFlushTimeout,
+    run_consumer,
+)
 from consumers.pipeline.settings import PipelineSettings
 
 logger = logging.getLogger(__name__)
@@ -152,6 +166,23 @@ _defaults = PipelineSettings(database_url="", seer_url="")
     help="Seconds between consumer-lag samples for the metrics endpoint.",
 )
 @opt.setting(
+    "--malloc-arenas",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="Cap on glibc malloc arenas, which bounds the growth of resident "
+    "memory over long runs; 0 keeps glibc's default of 8 per CPU. "
+    "MALLOC_ARENA_MAX in the environment takes precedence.",
+)
+@opt.setting(
+    "--malloc-trim-interval",
+    type=click.FloatRange(min=0),
+    default=_defaults.malloc_trim_interval_seconds,
+    show_default=True,
+    help="Seconds between returns of freed heap memory to the kernel "
+    "(malloc_trim), in the consumer and each hashing process; 0 never.",
+)
+@opt.setting(
     "--exit-after-idle-seconds",
     type=click.FloatRange(min=0),
     default=0.0,
@@ -186,13 +217,29 @@ def run(
     metrics_port: int | None,
     metrics_host: str,
     lag_sample_interval: float,
+    malloc_arenas: int,
+    malloc_trim_interval: float,
     exit_after_idle_seconds: float,
 ) -> None:
     """Run the backfill consumer on the project-batch topic.
 
     Exits 0 after a clean shutdown (SIGTERM, SIGINT or idle exit) and 1 when
     a stage fails; the failed batch is not committed and is retried on restart.
+    Exits 2 when an -O option contradicts --bootstrap-servers,
+    --consumer-group, --auto-offset-reset or --max-poll-interval-ms, or
+    sets enable.auto.commit or enable.auto.offset.store to true, because
+    Arroyo commits offsets itself.
     """
+    # Before any thread starts: arenas that already exist are not capped.
+    limit_malloc_arenas(malloc_arenas)
+    kafka_options = KafkaOptions.parse(kafka_option)
+    reject_conflicting_kafka_options(
+        kafka_options,
+        bootstrap_servers=bootstrap_servers,
+        consumer_group=consumer_group,
+        auto_offset_reset=auto_offset_reset,
+        max_poll_interval_ms=max_poll_interval_ms,
+    )
     opt.configure_logging(log_level)
     settings = PipelineSettings(
         database_url=database_url,
@@ -209,6 +256,7 @@ def run(
         seer_outage_timeout_seconds=seer_outage_timeout,
         processes=processes,
         rules_path=rules_path,
+        malloc_trim_interval_seconds=malloc_trim_interval,
     )
     consumer = ConsumerOptions(
         bootstrap_servers=bootstrap_servers,
@@ -219,7 +267,7 @@ def run(
         dlq_topic=dlq_topic,
         healthcheck_file=healthcheck_file_path,
         exit_after_idle_seconds=exit_after_idle_seconds,
-        kafka_options=KafkaOptions.parse(kafka_option),
+        kafka_options=kafka_options,
         metrics_port=metrics_port,
         metrics_host=metrics_host,
         lag_sample_interval_seconds=lag_sample_interval,
@@ -227,8 +275,16 @@ def run(
     init_sentry(service="consumer")
     try:
         run_consumer(settings, consumer)
-    except (GroupingError, OSError) as e:
-        raise click.ClickException(f"invalid --rules file {rules_path!r}: {e}") from e
+    except RulesFileError as e:
+        raise click.ClickException(str(e)) from e
+    except ProducerFlushTimeout as e:
+        # librdkafka's flush thread never ends while the broker is gone, and
+        # the interpreter would wait for it at exit. Everything the producer
+        # still held belongs to batches whose offsets were not committed, so
+        # the next consumer redoes them: a hard exit loses nothing.
+        logger.error("%s", e)
+        logging.shutdown()
+        os._exit(1)
     except (psycopg.Error, PoolTimeout) as e:
         logger.exception("database failure")
         raise click.ClickException(
@@ -242,3 +298,48 @@ def run(
         ) from e
     except ValueError as e:
         raise click.ClickException(str(e)) from e
+
+
+def reject_conflicting_kafka_options(
+    kafka_options: KafkaOptions,
+    *,
+    bootstrap_servers: str,
+    consumer_group: str,
+    auto_offset_reset: str,
+    max_poll_interval_ms: int,
+) -> None:
+    """Raise `KafkaOptionConflict` for an -O option that changes a run setting.
+
+    The consumer's group, cluster, offset reset and poll interval come from
+    their dedicated options, and Arroyo needs its own commit settings. An
+    -O option that repeats one of these values is accepted.
+    """
+    servers = OwnedProperty(
+        "bootstrap.servers",
+        bootstrap_servers,
+        option="--bootstrap-servers",
+        aliases=("metadata.broker.list",),
+        canonical=canonical_servers,
+    )
+    consumer_owned = [
+        servers,
+        OwnedProperty("group.id", consumer_group, option="--consumer-group"),
+        OwnedProperty(
+            "auto.offset.reset",
+            auto_offset_reset,
+            option="--auto-offset-reset",
+            canonical=canonical_offset_reset,
+        ),
+        OwnedProperty(
+            "max.poll.interval.ms",
+            str(max_poll_interval_ms),
+            option="--max-poll-interval-ms",
+            canonical=canonical_int,
+        ),
+        *ARROYO_COMMIT_PROPERTIES,
+    ]
+    kafka_options.reject_conflicts("consumer", consumer_owned)
+    # The producer writes each chain's next batch to the input topic, and the
+    # admin client samples the group's lag, so both need the consumer's cluster.
+    kafka_options.reject_conflicts("producer", [servers])
+    kafka_options.reject_conflicts("admin", [servers])

@@ -105,7 +105,9 @@ class BackfillStrategyFactory(ProcessingStrategyFactory[KafkaPayload]):
             self.processes = MultiprocessingPool(
                 settings.processes,
                 initializer=functools.partial(
-                    hashing.initialize_worker, settings.rules_path
+                    hashing.initialize_worker,
+                    settings.rules_path,
+                    settings.malloc_trim_interval_seconds,
                 ),
             )
 

@@ -23,6 +23,7 @@ from typing import Any
 from arroyo.types import Message
 
 from consumers import grouping
+from consumers.native_memory import MallocTrimmer
 from consumers.ops.metrics import init_worker_metrics, time_stage
 from consumers.pipeline.types import (
     Action,
@@ -47,27 +48,37 @@ def configure(rules_path: str | None) -> None:
     _enhancements = None
 
 
+class RulesFileError(Exception):
+    """The configured stack-trace rules file is missing, unreadable or invalid."""
+
+
 def load_rules() -> None:
     """Parse the configured rules file.
 
-    Raises `GroupingError` or `OSError` when the file is invalid or missing.
+    Raises `RulesFileError`, with the file's problem as its cause.
     """
-    _get_enhancements()
+    try:
+        _get_enhancements()
+    except (grouping.GroupingError, OSError) as e:
+        raise RulesFileError(f"invalid --rules file {_rules_path!r}: {e}") from e
 
 
-def initialize_worker(rules_path: str | None) -> None:
+def initialize_worker(rules_path: str | None, trim_interval_seconds: float) -> None:
     """Initializer of the hashing worker processes.
 
     Workers ignore SIGINT and SIGTERM: a signal sent to the whole process
     group (by `timeout`, systemd or a terminal) must reach only the consumer,
     which then closes the pool. On Linux a worker also gets SIGKILL when its
-    consumer dies, so a killed consumer leaves no worker behind.
+    consumer dies, so a killed consumer leaves no worker behind. A worker
+    trims its malloc heap every `trim_interval_seconds` (0: never), like the
+    consumer process.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     die_with_parent(signal.SIGKILL)
     init_worker_metrics()
     configure(rules_path)
+    MallocTrimmer(trim_interval_seconds).start()
 
 
 def _get_enhancements() -> Any:

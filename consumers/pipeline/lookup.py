@@ -26,11 +26,13 @@ import dataclasses
 import hashlib
 import logging
 import threading
+import time
 from typing import Any
 
 import psycopg
+from arroyo.backends.abstract import ProducerFuture
 from arroyo.backends.kafka import KafkaPayload, KafkaProducer
-from arroyo.types import Message, Topic
+from arroyo.types import BrokerValue, Message, Topic
 from psycopg_pool import ConnectionPool
 
 from consumers.db import ledger
@@ -111,7 +113,12 @@ class Lookup:
             return plan
         payload = KafkaPayload(following.key(), encode_project_batch(following), [])
         future = self.producer.produce(self.batches_topic, payload)
-        delivered = future.result(timeout=self.settings.produce_timeout_seconds)
+        delivered = wait_for_delivery(
+            future,
+            self.settings.produce_timeout_seconds,
+            self.stopping,
+            plan.source.log_ids(),
+        )
         position = (delivered.partition.index, delivered.offset)
         return dataclasses.replace(plan, next_batch_position=position)
 
@@ -240,3 +247,30 @@ class Lookup:
             next_batch=next_batch,
             complete_project=exhausted and batch.enable_ingestion,
         )
+
+
+def wait_for_delivery(
+    future: ProducerFuture[BrokerValue[KafkaPayload]],
+    timeout_seconds: float,
+    stopping: threading.Event,
+    log_ids: str,
+) -> BrokerValue[KafkaPayload]:
+    """Wait for the broker's ack of a produced message.
+
+    Raises `TimeoutError` after `timeout_seconds`, and `RuntimeError` within
+    a second once `stopping` is set, so that a shutdown during a broker
+    outage does not wait out the timeout. Either way the batch stays
+    uncommitted and runs again.
+    """
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        try:
+            return future.result(timeout=min(1.0, timeout_seconds))
+        except TimeoutError:
+            if stopping.is_set():
+                raise RuntimeError(
+                    "consumer is stopping before the next batch was delivered "
+                    f"{log_ids}"
+                ) from None
+            if time.monotonic() >= deadline:
+                raise

@@ -27,6 +27,7 @@ from consumers.kafka.config import (
     consumer_config,
     producer_config,
 )
+from consumers.native_memory import MallocTrimmer
 from consumers.ops.lag_sampler import LagSampler
 from consumers.ops.metrics import (
     DLQ_MESSAGES,
@@ -104,11 +105,27 @@ def _watch_idle(
             return
 
 
+# How long shutdown waits for the producer to deliver what it still holds.
+PRODUCER_CLOSE_TIMEOUT_SECONDS = 30.0
+
+
+class ProducerFlushTimeout(Exception):
+    """The producer still held undelivered messages when shutdown gave up."""
+
+
 def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activity:
-    """Consume until a signal arrives or, if configured, until idle."""
+    """Consume until a signal arrives or, if configured, until idle.
+
+    Raises `ProducerFlushTimeout` after an otherwise complete shutdown when
+    the producer could not deliver its messages, typically because the
+    broker is unreachable; the producer's thread is then still running.
+    """
     activity = Activity()
     install_arroyo_metrics()
     stack = ExitStack()
+    trimmer = MallocTrimmer(settings.malloc_trim_interval_seconds)
+    if trimmer.start():
+        stack.callback(trimmer.stop)
     if options.metrics_port is not None:
         server = start_metrics_server(options.metrics_port, options.metrics_host)
         stack.callback(server.shutdown)
@@ -177,14 +194,25 @@ def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activi
         options.group_id,
         options.bootstrap_servers,
     )
+    flushed = True
     try:
         processor.run()
     finally:
         done.set()
         factory.shutdown()
-        producer.close().result(timeout=30)
+        try:
+            producer.close().result(timeout=PRODUCER_CLOSE_TIMEOUT_SECONDS)
+        except TimeoutError:
+            flushed = False
         stack.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         logger.info("consumer stopped")
+    if not flushed:
+        raise ProducerFlushTimeout(
+            f"the Kafka producer did not flush within "
+            f"{PRODUCER_CLOSE_TIMEOUT_SECONDS:.0f} s at shutdown; check that "
+            f"{options.bootstrap_servers} is reachable. Batches whose messages "
+            "were not delivered are not committed and run again on restart."
+        )
     return activity

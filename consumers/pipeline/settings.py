@@ -36,6 +36,9 @@ class PipelineSettings:
     max_pending_batches: int = 32
     # Hashing processes; 0 runs hashing in the consumer process.
     processes: int = 0
+    # Seconds between `malloc_trim` calls in the consumer and each hashing
+    # process; 0 never trims. See `consumers.native_memory`.
+    malloc_trim_interval_seconds: float = 10.0
     max_hashing_batch_size: int = 16
     max_hashing_batch_time_seconds: float = 0.05
     max_age_days: int = 90

@@ -1,0 +1,48 @@
+"""Waiting for the broker's ack of a chain's next batch."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future
+from datetime import UTC, datetime
+
+import pytest
+from arroyo.backends.kafka import KafkaPayload
+from arroyo.types import BrokerValue, Partition, Topic
+
+from consumers.pipeline.lookup import wait_for_delivery
+
+Delivery = Future[BrokerValue[KafkaPayload]]
+
+
+def delivered() -> BrokerValue[KafkaPayload]:
+    payload = KafkaPayload(b"k", b"v", [])
+    partition = Partition(Topic("backfill-project-batches"), 2)
+    return BrokerValue(payload, partition, 17, datetime.now(UTC))
+
+
+def test_returns_the_delivered_position() -> None:
+    future: Delivery = Future()
+    future.set_result(delivered())
+    value = wait_for_delivery(future, 5.0, threading.Event(), "project=1")
+    assert value.offset == 17
+    assert value.partition.index == 2
+
+
+def test_stopping_ends_the_wait_within_a_second() -> None:
+    future: Delivery = Future()
+    stopping = threading.Event()
+    threading.Timer(0.2, stopping.set).start()
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match=r"stopping .* project=1"):
+        wait_for_delivery(future, 60.0, stopping, "project=1")
+    assert time.monotonic() - started < 2.0
+
+
+def test_times_out_without_an_ack() -> None:
+    future: Delivery = Future()
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        wait_for_delivery(future, 0.3, threading.Event(), "project=1")
+    assert time.monotonic() - started < 2.0
