@@ -388,7 +388,8 @@ def render(results: Results) -> str:
         lines += [
             "",
             f"Seer ceiling of {ceiling:g} requests/s: at most {allowed} in any "
-            f"second allowed, {peak} seen: {_met(peak <= allowed)}.",
+            f"one second (the rate plus a burst of one request), {peak} seen: "
+            f"{_met(peak <= allowed)}.",
         ]
     if results.problems:
         lines += ["", "Problems: " + "; ".join(results.problems)]

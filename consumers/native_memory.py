@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import math
 import os
 import threading
 from typing import Any
@@ -84,10 +85,10 @@ class MallocTrimmer:
     """
 
     def __init__(self, interval_seconds: float) -> None:
-        if interval_seconds < 0:
+        if not 0 <= interval_seconds < math.inf:
             raise ValueError(
                 f"Invalid trim interval {interval_seconds!r}: seconds must be "
-                ">= 0 (0 disables trimming)."
+                "finite and >= 0 (0 disables trimming)."
             )
         self.interval_seconds = interval_seconds
         self.trims = 0

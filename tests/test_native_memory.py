@@ -125,6 +125,7 @@ def test_trimmer_with_zero_interval_starts_nothing() -> None:
     trimmer.stop()
 
 
-def test_trimmer_rejects_negative_interval() -> None:
-    with pytest.raises(ValueError, match="must be >= 0"):
-        MallocTrimmer(-1)
+@pytest.mark.parametrize("interval", [-1.0, float("nan"), float("inf")])
+def test_trimmer_rejects_bad_interval(interval: float) -> None:
+    with pytest.raises(ValueError, match="must be finite and >= 0"):
+        MallocTrimmer(interval)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 
 import click
 import psycopg
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from psycopg_pool import PoolTimeout
 
 from consumers.cli import options as opt
 from consumers.kafka.config import (
-    ARROYO_COMMIT_PROPERTIES,
+    ARROYO_OWNED_PROPERTIES,
     KafkaOptions,
     OwnedProperty,
     canonical_int,
@@ -32,6 +33,14 @@ from consumers.pipeline.settings import PipelineSettings
 
 logger = logging.getLogger(__name__)
 _defaults = PipelineSettings(database_url="", seer_url="")
+
+
+def _require_number(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    # click's FloatRange lets NaN through, because NaN compares false to
+    # both bounds.
+    if math.isnan(value):
+        raise click.BadParameter("nan is not a number of seconds", ctx, param)
+    return value
 
 
 @click.command()
@@ -176,7 +185,8 @@ _defaults = PipelineSettings(database_url="", seer_url="")
 )
 @opt.setting(
     "--malloc-trim-interval",
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(min=0, max=3600),
+    callback=_require_number,
     default=_defaults.malloc_trim_interval_seconds,
     show_default=True,
     help="Seconds between returns of freed heap memory to the kernel "
@@ -292,6 +302,14 @@ def run(
             "the server is up, then restart (nothing uncommitted was lost)"
         ) from e
     except KafkaException as e:
+        error = e.args[0] if e.args else None
+        if isinstance(error, KafkaError) and error.code() == KafkaError._INVALID_ARG:
+            # librdkafka refuses an unknown property or value when a client is
+            # created, which only an -O option can cause.
+            raise click.UsageError(
+                f"invalid -O option: {error.str()}; see librdkafka's "
+                "CONFIGURATION.md for property names and values"
+            ) from e
         logger.exception("Kafka client failure")
         raise click.ClickException(
             f"Kafka client failed: {e}; check --bootstrap-servers and -O options"
@@ -336,7 +354,7 @@ def reject_conflicting_kafka_options(
             option="--max-poll-interval-ms",
             canonical=canonical_int,
         ),
-        *ARROYO_COMMIT_PROPERTIES,
+        *ARROYO_OWNED_PROPERTIES,
     ]
     kafka_options.reject_conflicts("consumer", consumer_owned)
     # The producer writes each chain's next batch to the input topic, and the

@@ -42,6 +42,21 @@ def _project_ids(project_id: tuple[int, ...], cohort_file: Path | None) -> list[
     return ids
 
 
+def _non_empty_run_id(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> str | None:
+    # An empty id usually means an unset shell variable; a fresh UUID in its
+    # place would start a second run instead of repeating the first.
+    if value is not None and not value.strip():
+        raise click.BadParameter(
+            "is empty; pass the id printed by an earlier schedule, or omit "
+            "--run-id to start a new run",
+            ctx,
+            param,
+        )
+    return value
+
+
 @click.command()
 @click.option(
     "--project-id",
@@ -76,7 +91,11 @@ def _project_ids(project_id: tuple[int, ...], cohort_file: Path | None) -> list[
     help="Projects per chain, processed in order [default: one chain per "
     "project, all in parallel]. Ignored in worker mode.",
 )
-@click.option("--run-id", help="Id of the run [default: a new UUID4, printed].")
+@click.option(
+    "--run-id",
+    callback=_non_empty_run_id,
+    help="Id of the run [default: a new UUID4, printed].",
+)
 @click.option("--only-delete", is_flag=True, help="Delete the projects' Seer records.")
 @click.option(
     "--enable-ingestion",
@@ -142,7 +161,7 @@ def schedule(
         raise click.UsageError("--worker-number needs --total-workers")
     ids = _project_ids(project_id, cohort_file)
     run = RunOptions(
-        run_id=run_id or str(uuid.uuid4()),
+        run_id=str(uuid.uuid4()) if run_id is None else run_id,
         only_delete=only_delete,
         enable_ingestion=enable_ingestion,
         skip_processed_projects=skip_processed_projects,

@@ -97,8 +97,15 @@ class KafkaOptions:
         return cls(common=common, per_kind=per_kind)
 
     def for_client(self, kind: ClientKind) -> dict[str, str]:
-        """Return the options that apply to one kind of client."""
-        return {**self.common, **self.per_kind.get(kind, {})}
+        """Return the options that apply to one kind of client.
+
+        Common `arroyo.*` options go to consumers only: they are settings of
+        Arroyo's consumer, and librdkafka rejects them as unknown properties.
+        """
+        common = self.common
+        if kind != "consumer":
+            common = {k: v for k, v in common.items() if not k.startswith("arroyo.")}
+        return {**common, **self.per_kind.get(kind, {})}
 
     def option_text(self, kind: ClientKind, key: str) -> str | None:
         """Return the `-O` value that sets `key` for `kind`, as it was given.
@@ -173,9 +180,12 @@ _OFFSET_RESET_SYNONYMS = {
 
 
 def canonical_offset_reset(value: str) -> str:
-    """Map `smallest` and `beginning` to `earliest`, `largest` and `end` to `latest`."""
-    stripped = value.strip()
-    return _OFFSET_RESET_SYNONYMS.get(stripped, stripped)
+    """Map `smallest` and `beginning` to `earliest`, `largest` and `end` to `latest`.
+
+    librdkafka reads the value without regard to case, so neither does this.
+    """
+    lowered = value.strip().lower()
+    return _OFFSET_RESET_SYNONYMS.get(lowered, lowered)
 
 
 @dataclass(frozen=True)
@@ -209,14 +219,14 @@ class OwnedProperty:
         )
 
 
-# The offset commit settings of `consumer_config`. Arroyo commits each offset
-# itself once the strategy chain finished the message, and its consumer
-# rejects these properties set to true (arroyo 2.48, without
+# Consumer properties that Arroyo's consumer needs at false. It commits each
+# offset itself once the strategy chain finished the message, and rejects the
+# commit properties set to true (arroyo 2.48, without
 # `arroyo.enable.auto.commit`).
 ARROYO_COMMIT_REASON = (
     "Arroyo commits each offset itself, after the strategy chain finished the message"
 )
-ARROYO_COMMIT_PROPERTIES = (
+ARROYO_OWNED_PROPERTIES = (
     OwnedProperty(
         "enable.auto.commit",
         "false",
@@ -227,6 +237,12 @@ ARROYO_COMMIT_PROPERTIES = (
         "enable.auto.offset.store",
         "false",
         reason=ARROYO_COMMIT_REASON,
+        canonical=canonical_bool,
+    ),
+    OwnedProperty(
+        "enable.partition.eof",
+        "false",
+        reason="Arroyo's consumer stops on a partition-end event",
         canonical=canonical_bool,
     ),
 )

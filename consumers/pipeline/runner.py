@@ -122,97 +122,98 @@ def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activi
     """
     activity = Activity()
     install_arroyo_metrics()
-    stack = ExitStack()
-    trimmer = MallocTrimmer(settings.malloc_trim_interval_seconds)
-    if trimmer.start():
-        stack.callback(trimmer.stop)
-    if options.metrics_port is not None:
-        server = start_metrics_server(options.metrics_port, options.metrics_host)
-        stack.callback(server.shutdown)
-        sampler = LagSampler(
+    # The stack also closes what started when a later step of the setup fails.
+    with ExitStack() as stack:
+        trimmer = MallocTrimmer(settings.malloc_trim_interval_seconds)
+        if trimmer.start():
+            stack.callback(trimmer.stop)
+        if options.metrics_port is not None:
+            server = start_metrics_server(options.metrics_port, options.metrics_host)
+            stack.callback(server.shutdown)
+            sampler = LagSampler(
+                options.bootstrap_servers,
+                options.group_id,
+                settings.input_topic,
+                options.lag_sample_interval_seconds,
+                options=options.kafka_options,
+            )
+            sampler.start()
+            stack.callback(sampler.stop)
+        producer = KafkaProducer(
+            producer_config(
+                options.bootstrap_servers,
+                options.kafka_options,
+                client_id="seer-backfill-consumer",
+            )
+        )
+        factory = BackfillStrategyFactory(
+            settings, producer, activity, healthcheck_file=options.healthcheck_file
+        )
+        dlq = DlqPolicy(
+            DeadLetterProducer(
+                producer, Topic(options.dlq_topic), _on_dead_letter(activity)
+            ),
+            None,
+            None,
+        )
+        config = consumer_config(
             options.bootstrap_servers,
             options.group_id,
-            settings.input_topic,
-            options.lag_sample_interval_seconds,
-            options=options.kafka_options,
-        )
-        sampler.start()
-        stack.callback(sampler.stop)
-    producer = KafkaProducer(
-        producer_config(
-            options.bootstrap_servers,
+            options.auto_offset_reset,
             options.kafka_options,
             client_id="seer-backfill-consumer",
         )
-    )
-    factory = BackfillStrategyFactory(
-        settings, producer, activity, healthcheck_file=options.healthcheck_file
-    )
-    dlq = DlqPolicy(
-        DeadLetterProducer(
-            producer, Topic(options.dlq_topic), _on_dead_letter(activity)
-        ),
-        None,
-        None,
-    )
-    config = consumer_config(
-        options.bootstrap_servers,
-        options.group_id,
-        options.auto_offset_reset,
-        options.kafka_options,
-        client_id="seer-backfill-consumer",
-    )
-    config["max.poll.interval.ms"] = options.max_poll_interval_ms
-    consumer = ResponsiveKafkaConsumer(config, max_wait_seconds=0.01)
-    processor = StreamProcessor(
-        consumer,
-        Topic(settings.input_topic),
-        factory,
-        dlq_policy=dlq,
-        join_timeout=options.join_timeout_seconds,
-    )
-
-    def handle_signal(signum: int, frame: FrameType | None) -> None:
-        logger.info("received signal %d; shutting down", signum)
-        processor.signal_shutdown()
-
-    previous = {
-        sig: signal.signal(sig, handle_signal)
-        for sig in (signal.SIGINT, signal.SIGTERM)
-    }
-    done = threading.Event()
-    if options.exit_after_idle_seconds > 0:
-        threading.Thread(
-            target=_watch_idle,
-            args=(activity, processor, options.exit_after_idle_seconds, done),
-            name="idle-watch",
-            daemon=True,
-        ).start()
-    logger.info(
-        "consuming %s as group %s from %s",
-        settings.input_topic,
-        options.group_id,
-        options.bootstrap_servers,
-    )
-    flushed = True
-    try:
-        processor.run()
-    finally:
-        done.set()
-        factory.shutdown()
-        try:
-            producer.close().result(timeout=PRODUCER_CLOSE_TIMEOUT_SECONDS)
-        except TimeoutError:
-            flushed = False
-        stack.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        logger.info("consumer stopped")
-    if not flushed:
-        raise ProducerFlushTimeout(
-            f"the Kafka producer did not flush within "
-            f"{PRODUCER_CLOSE_TIMEOUT_SECONDS:.0f} s at shutdown; check that "
-            f"{options.bootstrap_servers} is reachable. Batches whose messages "
-            "were not delivered are not committed and run again on restart."
+        config["max.poll.interval.ms"] = options.max_poll_interval_ms
+        consumer = ResponsiveKafkaConsumer(config, max_wait_seconds=0.01)
+        processor = StreamProcessor(
+            consumer,
+            Topic(settings.input_topic),
+            factory,
+            dlq_policy=dlq,
+            join_timeout=options.join_timeout_seconds,
         )
+
+        def handle_signal(signum: int, frame: FrameType | None) -> None:
+            logger.info("received signal %d; shutting down", signum)
+            processor.signal_shutdown()
+
+        previous = {
+            sig: signal.signal(sig, handle_signal)
+            for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        done = threading.Event()
+        if options.exit_after_idle_seconds > 0:
+            threading.Thread(
+                target=_watch_idle,
+                args=(activity, processor, options.exit_after_idle_seconds, done),
+                name="idle-watch",
+                daemon=True,
+            ).start()
+        logger.info(
+            "consuming %s as group %s from %s",
+            settings.input_topic,
+            options.group_id,
+            options.bootstrap_servers,
+        )
+        flushed = True
+        try:
+            processor.run()
+        finally:
+            done.set()
+            factory.shutdown()
+            try:
+                producer.close().result(timeout=PRODUCER_CLOSE_TIMEOUT_SECONDS)
+            except TimeoutError:
+                flushed = False
+            stack.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            logger.info("consumer stopped")
+        if not flushed:
+            raise ProducerFlushTimeout(
+                f"the Kafka producer did not flush within "
+                f"{PRODUCER_CLOSE_TIMEOUT_SECONDS:.0f} s at shutdown; check that "
+                f"{options.bootstrap_servers} is reachable. Batches whose messages "
+                "were not delivered are not committed and run again on restart."
+            )
     return activity

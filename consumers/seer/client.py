@@ -83,8 +83,9 @@ class SeerClient:
     Safe to share between threads. Close it (or use it as a context manager)
     to release connections; `close` also wakes threads sleeping between
     retries, which then raise `SeerUnavailable`. Warnings about retried
-    attempts go through `retry_log`, one line per endpoint and failure kind
-    per interval, because during an outage every in-flight request retries.
+    attempts, and the error of a request out of attempts, go through
+    `retry_log`: one line per endpoint and failure kind per interval,
+    because during an outage every in-flight request retries.
     """
 
     def __init__(
@@ -263,7 +264,13 @@ class SeerClient:
                 logger.error("Seer request failed (%s): %s", context, result.error)
                 raise result.error
             if attempt == max_attempts:
-                logger.error(
+                # The caller gets the error and may retry the request again
+                # (the Seer stage does through an outage), so this line is
+                # throttled like the warnings.
+                self._retry_log.log(
+                    logger,
+                    logging.ERROR,
+                    (endpoint.name, "exhausted"),
                     "Seer request failed after %d attempts (%s): %s",
                     attempt,
                     context,

@@ -97,3 +97,18 @@ def test_run_equal_values_accepted() -> None:
         auto_offset_reset="earliest",
         max_poll_interval_ms=300_000,
     )
+
+
+def test_unknown_librdkafka_property_is_a_usage_error() -> None:
+    exit_code, stderr = invoke_run(
+        "--database-url", "postgresql://127.0.0.1:1/none", "-O", "GROUP.ID=other"
+    )
+    assert exit_code == 2
+    assert 'invalid -O option: No such configuration property: "GROUP.ID"' in stderr
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e400", "-1"])
+def test_bad_trim_interval_is_a_usage_error(value: str) -> None:
+    exit_code, stderr = invoke_run("--malloc-trim-interval", value)
+    assert exit_code == 2
+    assert "--malloc-trim-interval" in stderr

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from consumers.kafka.config import (
-    ARROYO_COMMIT_PROPERTIES,
+    ARROYO_OWNED_PROPERTIES,
     KafkaOptionConflict,
     KafkaOptionError,
     KafkaOptions,
@@ -199,7 +199,7 @@ def test_conflict_servers_spacing_accepted() -> None:
 def test_conflict_fixed_value_gives_reason() -> None:
     options = KafkaOptions.parse(["consumer:enable.auto.commit=true"])
     with pytest.raises(KafkaOptionConflict) as caught:
-        options.reject_conflicts("consumer", ARROYO_COMMIT_PROPERTIES)
+        options.reject_conflicts("consumer", ARROYO_OWNED_PROPERTIES)
     message = caught.value.format_message()
     assert message.startswith(
         "-O consumer:enable.auto.commit=true conflicts with enable.auto.commit=false"
@@ -211,7 +211,7 @@ def test_conflict_fixed_value_gives_reason() -> None:
 @pytest.mark.parametrize("value", ["false", "False", "f", "0"])
 def test_conflict_false_spellings_accepted(value: str) -> None:
     options = KafkaOptions.parse([f"consumer:enable.auto.offset.store={value}"])
-    options.reject_conflicts("consumer", ARROYO_COMMIT_PROPERTIES)
+    options.reject_conflicts("consumer", ARROYO_OWNED_PROPERTIES)
 
 
 @pytest.mark.parametrize(
@@ -239,3 +239,21 @@ def test_canonical_offset_reset(value: str, expected: str) -> None:
 def test_canonical_int() -> None:
     assert canonical_int(" 0300000") == "300000"
     assert canonical_int("5m") == "5m"
+
+
+def test_common_arroyo_options_reach_only_the_consumer() -> None:
+    options = KafkaOptions.parse(["arroyo.strict.offset.reset=false", "acks=all"])
+    assert "arroyo.strict.offset.reset" in options.for_client("consumer")
+    assert options.for_client("producer") == {"acks": "all"}
+    assert options.for_client("admin") == {"acks": "all"}
+
+
+def test_offset_reset_ignores_case() -> None:
+    assert canonical_offset_reset("EARLIEST") == "earliest"
+    assert canonical_offset_reset(" Smallest ") == "earliest"
+
+
+def test_partition_eof_true_conflicts() -> None:
+    options = KafkaOptions.parse(["consumer:enable.partition.eof=true"])
+    with pytest.raises(KafkaOptionConflict, match="partition-end"):
+        options.reject_conflicts("consumer", ARROYO_OWNED_PROPERTIES)

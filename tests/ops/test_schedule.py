@@ -327,3 +327,13 @@ def test_schedule_bad_database(bootstrap_servers: str) -> None:
     result = invoke(url, bootstrap_servers, "t", "--project-id", "1")
     assert result.exit_code == 1
     assert "--database-url" in result.stderr
+
+
+def test_schedule_empty_run_id_rejected() -> None:
+    # Parsing fails before any connection, so no broker or database is needed.
+    result = invoke(
+        "postgresql://127.0.0.1:1/none", "127.0.0.1:1", "t", "--run-id", " "
+    )
+    assert result.exit_code == 2
+    assert "--run-id" in result.stderr
+    assert "is empty" in result.stderr
