@@ -26,6 +26,9 @@ MAX_MESSAGE_BYTES = 256 * 1024
 MAX_LIST_ITEMS = 10_000
 MAX_RUN_ID_CHARS = 200
 
+# Leading payload bytes quoted in an `invalid_msgpack` detail, in hex.
+MAX_QUOTED_BYTES = 16
+
 
 class InvalidBatch(ValueError):
     """A project-batch message that cannot be processed; `reason` is a stable code."""
@@ -154,6 +157,21 @@ def _check_type(spec: _Field, value: Any) -> None:
             )
 
 
+def _msgpack_error_detail(error: ValueError, raw: bytes) -> str:
+    """Describe why `raw` did not unpack, quoting its first bytes in hex."""
+    # msgpack raises FormatError and StackError with an empty message.
+    if isinstance(error, msgpack.FormatError):
+        description = "payload is not valid msgpack (reserved or unknown type byte)"
+    elif isinstance(error, msgpack.StackError):
+        description = "payload nests containers too deeply to unpack"
+    else:
+        description = str(error) or "payload is not valid msgpack"
+    quoted = raw[:MAX_QUOTED_BYTES].hex(" ")
+    if len(raw) > MAX_QUOTED_BYTES:
+        quoted += f" ... ({len(raw)} bytes)"
+    return f"{type(error).__name__}: {description}; first bytes: {quoted or '(empty)'}"
+
+
 def decode_project_batch(raw: bytes) -> ProjectBatch:
     """Decode and validate one project-batch message.
 
@@ -175,7 +193,7 @@ def decode_project_batch(raw: bytes) -> ProjectBatch:
         msgpack.FormatError,
         msgpack.StackError,
     ) as e:
-        raise InvalidBatch("invalid_msgpack", f"{type(e).__name__}: {e}") from e
+        raise InvalidBatch("invalid_msgpack", _msgpack_error_detail(e, raw)) from e
     if not isinstance(data, Mapping):
         raise InvalidBatch(
             "not_a_map", f"expected a msgpack map, got {type(data).__name__}"

@@ -52,6 +52,32 @@ def test_decode_rejects_with_reason(raw: bytes, reason: str) -> None:
     assert info.value.reason == reason
 
 
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"\xc1\x00", "FormatError: payload is not valid msgpack"),
+        (b"\x91" * 2000, "StackError: payload nests containers too deeply"),
+        (b"\x01\x02", "ExtraData: unpack(b) received extra data."),
+        (b"\xa3ab", "ValueError: Unpack failed: incomplete input"),
+    ],
+)
+def test_invalid_msgpack_detail_explains(raw: bytes, expected: str) -> None:
+    with pytest.raises(InvalidBatch) as info:
+        decode_project_batch(raw)
+    assert info.value.reason == "invalid_msgpack"
+    assert info.value.detail.startswith(expected)
+    assert raw[:16].hex(" ") in info.value.detail
+
+
+def test_invalid_msgpack_detail_quotes_16_bytes() -> None:
+    raw = b"\xc1" + bytes(range(40))
+    with pytest.raises(InvalidBatch) as info:
+        decode_project_batch(raw)
+    assert info.value.detail.endswith(
+        f"first bytes: {raw[:16].hex(' ')} ... (41 bytes)"
+    )
+
+
 def test_batch_key_differs_by_cursor() -> None:
     first = ProjectBatch(run_id="r", project_id=1)
     assert first.batch_key != first.replace(cursor=10).batch_key

@@ -128,6 +128,8 @@ def ingest(
             )
     except psycopg.Error as error:
         progress.close()
+        if options.database_error_message(error, database_url) is not None:
+            raise  # `options.database_url` reports it with the next step
         logger.error("ingest failed: project=%s: %s", project_id, error)
         raise click.ClickException(
             f"database error while loading project {project_id}: {error}. "

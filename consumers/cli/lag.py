@@ -50,7 +50,8 @@ def render(
     """Format a snapshot with the statuses, as a table or one JSON line.
 
     `samples` is how many samples the statuses were judged on. Only the JSON
-    line contains it.
+    line contains it. The JSON field `committed` is false when the group has
+    no committed offset on any selected partition.
     """
     if fmt == "json":
         taken_at = datetime.fromtimestamp(snapshot.taken_at, tz=UTC)
@@ -59,6 +60,7 @@ def render(
             "topic": snapshot.topic,
             "taken_at": taken_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
             "group_state": snapshot.group_state.value,
+            "committed": has_committed_offset(snapshot),
             "status": group_status.name,
             "samples": samples,
             "total_lag": snapshot.total_lag,
@@ -99,6 +101,20 @@ def render(
         f"total lag {snapshot.total_lag})"
     )
     return render_table(HEADERS, rows) + footer
+
+
+def has_committed_offset(snapshot: LagSnapshot) -> bool:
+    """Whether the group has a committed offset on any selected partition."""
+    return any(p.committed is not None for p in snapshot.partitions)
+
+
+def no_commit_note(snapshot: LagSnapshot) -> str:
+    # A mistyped --group name looks like a stopped group, so say so plainly.
+    return (
+        f"note: group {snapshot.group!r} has no committed offset on any selected "
+        f"partition of topic {snapshot.topic!r}; check the --group name, or the "
+        "group has not committed yet"
+    )
 
 
 @click.command()
@@ -179,7 +195,9 @@ def lag(
     Columns are those of kafka-consumer-groups --describe, plus LAG-SECONDS
     (age of the oldest unconsumed message) and STATUS: OK, WARN (consumers
     fall behind), STALL (consumers run, the offset does not move) or STOP
-    (work is waiting and no consumer runs), judged over the samples.
+    (work is waiting and no consumer runs), judged over the samples. When
+    the group has no committed offset on any partition (as for a mistyped
+    --group), a note goes to stderr, and the JSON field committed is false.
 
     Exit codes: 0 success, 1 failure, 2 usage error, 3 status at or above
     --fail-on.
@@ -221,7 +239,10 @@ def lag(
 def _print_newest(window: collections.deque[LagSnapshot], fmt: str) -> Status:
     """Print the newest sample judged over `window`; return the group's status."""
     group_status, statuses = evaluate_group(partition_windows(window))
-    click.echo(render(window[-1], group_status, statuses, fmt, samples=len(window)))
+    newest = window[-1]
+    click.echo(render(newest, group_status, statuses, fmt, samples=len(window)))
+    if fmt == "table" and not has_committed_offset(newest):
+        click.echo(no_commit_note(newest), err=True)
     return group_status
 
 

@@ -7,9 +7,10 @@ derives the variable from the flag, so the two never drift apart.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -44,12 +45,77 @@ bootstrap_servers = setting(
     show_default=True,
     help="Kafka bootstrap servers, comma-separated host:port pairs.",
 )
-database_url = setting(
+_database_url_option = setting(
     "--database-url",
     default=DEFAULT_DATABASE_URL,
     show_default=True,
     help="PostgreSQL connection URL of the node store and group tables.",
 )
+
+
+def describe_database(url: str) -> str:
+    """Name the database and server of `url`, leaving out the password."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = conninfo_to_dict(url)
+    except Exception:
+        # An unparsable URL is reported by psycopg itself; never echo it,
+        # because it may contain a password.
+        return "the database at --database-url"
+    host = params.get("host") or "the default host"
+    port = params.get("port") or "5432"
+    dbname = params.get("dbname") or params.get("user") or "postgres"
+    return f"database {dbname!r} on {host}:{port}"
+
+
+def database_error_message(error: BaseException, url: str) -> str | None:
+    """Return an actionable message for a database that cannot be reached or
+    has no schema, or None when `error` is any other error.
+    """
+    import psycopg
+    from psycopg import errors
+
+    target = describe_database(url)
+    if isinstance(error, errors.UndefinedTable):
+        return (
+            f"{error.diag.message_primary or error} in {target}: the schema is "
+            "missing; run `seer-backfill db migrate` with the same --database-url "
+            "first"
+        )
+    # psycopg raises the base OperationalError, without a SQLSTATE, when it
+    # cannot connect or loses the connection; server-side errors are subclasses.
+    if type(error) is psycopg.OperationalError and error.sqlstate is None:
+        reason = " ".join(str(error).split())
+        return (
+            f"cannot connect to {target}: {reason}; create the database "
+            "(for example with createdb) or check --database-url and that the "
+            "server is running"
+        )
+    return None
+
+
+def database_url(command: F) -> F:
+    """Add `--database-url`, and turn connection failures and a missing schema
+    raised by `command` into an `Error:` line with exit code 1.
+    """
+
+    @functools.wraps(command)
+    def run_command(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except Exception as error:
+            url = kwargs.get("database_url")
+            if not isinstance(url, str):
+                raise
+            message = database_error_message(error, url)
+            if message is None:
+                raise
+            raise click.ClickException(message) from error
+
+    return _database_url_option(cast(F, run_command))
+
+
 seer_url = setting(
     "--seer-url",
     default=DEFAULT_SEER_URL,

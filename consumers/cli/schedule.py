@@ -183,6 +183,8 @@ def schedule(
     except ScheduleError as e:
         raise click.UsageError(str(e)) from e
     except psycopg.Error as e:
+        if options.database_error_message(e, database_url) is not None:
+            raise  # `options.database_url` reports it with the next step
         raise click.ClickException(
             f"reading the database failed: {e}; check --database-url"
         ) from e

@@ -157,6 +157,24 @@ def seer_local(
     endpoints, plus /health/live, /_admin/stats and /_admin/faults (POST a
     JSON object of fault settings to change them at run time). Prints the
     base URL on stdout once listening and runs until SIGINT or SIGTERM.
+
+    Keys of POST /_admin/faults (any subset; GET returns them all; a bad
+    key or value gets 400 and changes nothing):
+
+    \b
+      latency_ms          >= 0, milliseconds added to every request
+      latency_jitter_ms   >= 0, milliseconds, uniform extra delay [0, value]
+      error_rate          0..1, share of requests answered with error_status
+      error_status        400..599, HTTP status of injected errors
+      fail_next           >= 0, next N requests get error_status
+      retry_after_seconds >= 0 or null, Retry-After header on errors
+      hang_seconds        >= 0, seconds a hung request waits
+      hang_forever        true/false, hung requests never get a response
+      hang_rate           0..1, share of requests that hang
+      max_concurrency     >= 0 (0: unlimited), requests handled at once
+      overload            "wait" or "reject" (503) past max_concurrency
+      fault_phase         "before" or "after" handling the request
+      seed                integer or null, seed of the fault draws
     """
     options.configure_logging(log_level)
     faults = FaultConfig(

@@ -222,6 +222,38 @@ def test_lag_fail_on_exit_code(
     assert "at or above --fail-on STOP" in result.stderr
 
 
+def test_lag_unknown_group_notes_no_commit(
+    bootstrap_servers: str, lagging: tuple[str, str]
+) -> None:
+    _, topic = lagging
+    result = run_lag(bootstrap_servers, "lag-typo-" + uuid.uuid4().hex[:8], topic)
+    assert result.exit_code == 0, result.output
+    assert "has no committed offset on any selected partition" in result.stderr
+    assert "check the --group name" in result.stderr
+    assert "no committed offset" not in result.stdout
+
+
+def test_lag_unknown_group_json_committed(
+    bootstrap_servers: str, lagging: tuple[str, str]
+) -> None:
+    group, topic = lagging
+    unknown = run_lag(bootstrap_servers, group + "-typo", topic, "--format", "json")
+    known = run_lag(bootstrap_servers, group, topic, "--format", "json")
+    assert unknown.exit_code == 0, unknown.output
+    assert json.loads(unknown.stdout)["committed"] is False
+    assert json.loads(known.stdout)["committed"] is True
+    assert "no committed offset" not in known.stderr
+
+
+def test_lag_unknown_group_fail_on(
+    bootstrap_servers: str, lagging: tuple[str, str]
+) -> None:
+    _, topic = lagging
+    result = run_lag(bootstrap_servers, "lag-typo-x", topic, "--fail-on", "STOP")
+    assert result.exit_code == 3
+    assert "has no committed offset" in result.stderr
+
+
 def test_lag_caught_up_group(
     bootstrap_servers: str,
     lagging: tuple[str, str],

@@ -68,6 +68,9 @@ def test_malformed_messages_go_to_dlq_with_reason(
         )
         assert headers["reason_detail"]
         assert headers["trace"] == "kept"
+    msgpack_detail = _headers(by_reason["invalid_msgpack"])["reason_detail"]
+    assert msgpack_detail.startswith("FormatError: payload is not valid msgpack")
+    assert "first bytes: c1 00 6e 6f 74" in msgpack_detail
     expected = {p: max(offsets) + 1 for p, offsets in topics.produced.items()}
     assert committed_offsets(bootstrap_servers, topics) == expected
 
