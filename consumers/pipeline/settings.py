@@ -31,9 +31,11 @@ class PipelineSettings:
     seer_threads: int = 4
     onward_threads: int = 4
     # Batches queued per stage. Each 500-group batch holds about 1.3 MB of
-    # compressed payloads; 8 instead of 32 halved groups/s in bench/run.py
-    # (10,000 groups) for 5 MB less peak RSS.
-    max_pending_batches: int = 32
+    # compressed payloads, and later its Seer strings. In bench/run.py, 8
+    # against 32 lowered peak RSS from 152 to 131 MB at 100,000 groups and
+    # batch latency p50 from 2.4 to 0.7 s, at 486 against 459 groups/s
+    # (554 against 621 at 10,000 groups, within the machine's noise).
+    max_pending_batches: int = 8
     # Hashing processes; 0 runs hashing in the consumer process.
     processes: int = 0
     # Seconds between `malloc_trim` calls in the consumer and each hashing
