@@ -26,6 +26,7 @@ from consumers.pipeline.types import (
 )
 from consumers.seer import RetryPolicy, SeerClient, SeerClientConfig
 from consumers.seer.service.server import SeerService
+from tests.clocks import SteppingClock
 
 STAGE_LOGGER = "consumers.pipeline.seer"
 
@@ -35,18 +36,6 @@ class NeverStopping(threading.Event):
 
     def wait(self, timeout: float | None = None) -> bool:
         return False
-
-
-class SteppingClock:
-    """A clock that moves `step` seconds forward on every read."""
-
-    def __init__(self, step: float) -> None:
-        self.step = step
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        self.now += self.step
-        return self.now
 
 
 def hashed_batch() -> HashedBatch:

@@ -21,6 +21,7 @@ from consumers.seer import (
     SeerUnavailable,
 )
 from consumers.seer.service import NO_RESPONSE, FaultConfig, SeerService
+from tests.clocks import SteppingClock
 
 ClientFactory = Callable[..., SeerClient]
 ServiceFactory = Callable[..., SeerService]
@@ -503,18 +504,6 @@ def test_hung_request_released_on_stop(
     assert (
         service.counters.snapshot(records=0).count("delete_project", NO_RESPONSE) == 1
     )
-
-
-class SteppingClock:
-    """A clock that moves `step` seconds forward on every read."""
-
-    def __init__(self, step: float) -> None:
-        self.step = step
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        self.now += self.step
-        return self.now
 
 
 def test_retry_warnings_throttled(
