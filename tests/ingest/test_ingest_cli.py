@@ -59,4 +59,5 @@ def test_cli_ingest_database_error_exit_1(tmp_path: Path) -> None:
         "postgresql://postgres@127.0.0.1:5432/seer_backfill_no_such_database",
     )
     assert code == 1
-    assert "database error" in output
+    assert "cannot connect to database 'seer_backfill_no_such_database'" in output
+    assert "create the database" in output
