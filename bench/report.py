@@ -381,8 +381,8 @@ def render(results: Results) -> str:
     ]
     ceiling = _rate_ceiling(results.consumer.flags)
     if ceiling is not None:
-        # The client's token bucket holds one request, so any one-second
-        # window sees at most 1 + rate requests.
+        # The client's token bucket has room for one request, so any
+        # one-second window sees at most 1 + rate requests.
         allowed = math.floor(ceiling) + 1
         peak = max((r.seer_peak_per_second for r in results.runs), default=0)
         lines += [
@@ -397,7 +397,7 @@ def render(results: Results) -> str:
 
 
 def _rate_ceiling(flags: Sequence[str]) -> float | None:
-    """The `--seer-max-requests-per-second` among consumer flags, if set above 0."""
+    """Return the consumer flags' `--seer-max-requests-per-second`, if above 0."""
     for flag in flags:
         name, _, value = flag.partition("=")
         if name == "--seer-max-requests-per-second":

@@ -20,7 +20,7 @@ from consumers.native_memory import MallocTrimmer, limit_malloc_arenas
 print(limit_malloc_arenas(int(sys.argv[1])))
 barrier = threading.Barrier(8)
 def allocate():
-    kept = [bytes(2000) for _ in range(100)]
+    allocated = [bytes(2000) for _ in range(100)]
     barrier.wait()
 threads = [threading.Thread(target=allocate) for _ in range(8)]
 for t in threads: t.start()

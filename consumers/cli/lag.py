@@ -104,12 +104,12 @@ def render(
 
 
 def has_committed_offset(snapshot: LagSnapshot) -> bool:
-    """Whether the group has a committed offset on any selected partition."""
+    """Return whether the group has a committed offset on any selected partition."""
     return any(p.committed is not None for p in snapshot.partitions)
 
 
 def no_commit_note(snapshot: LagSnapshot) -> str:
-    # A mistyped --group name looks like a stopped group, so say so plainly.
+    # A mistyped --group name looks like a stopped group, so the note names it.
     return (
         f"note: group {snapshot.group!r} has no committed offset on any selected "
         f"partition of topic {snapshot.topic!r}; check the --group name, or the "

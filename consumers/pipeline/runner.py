@@ -118,7 +118,7 @@ def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activi
 
     Raises `ProducerFlushTimeout` after an otherwise complete shutdown when
     the producer could not deliver its messages, typically because the
-    broker is unreachable; the producer's thread is then still running.
+    broker is unreachable. The producer's thread is then still running.
     """
     activity = Activity()
     install_arroyo_metrics()

@@ -17,7 +17,7 @@ def arrive(stats: ServiceStats, clock: FakeClock, at: float) -> None:
     stats.exit()
 
 
-def test_max_per_second_counts_the_busiest_one_second_window() -> None:
+def test_max_per_second_busiest_window() -> None:
     clock = FakeClock()
     stats = ServiceStats(clock)
     # Three arrivals within 0.9 s, then a quiet second, then two.
@@ -26,7 +26,7 @@ def test_max_per_second_counts_the_busiest_one_second_window() -> None:
     assert stats.snapshot(records=0).max_per_second == 3
 
 
-def test_arrivals_one_second_apart_are_in_different_windows() -> None:
+def test_max_per_second_separate_windows() -> None:
     clock = FakeClock()
     stats = ServiceStats(clock)
     for at in (100.0, 101.0, 102.0, 103.0):
@@ -34,7 +34,7 @@ def test_arrivals_one_second_apart_are_in_different_windows() -> None:
     assert stats.snapshot(records=0).max_per_second == 1
 
 
-def test_reset_clears_the_peak_and_the_window() -> None:
+def test_reset_clears_peak() -> None:
     clock = FakeClock()
     stats = ServiceStats(clock)
     arrive(stats, clock, 100.0)
