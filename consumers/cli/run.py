@@ -296,6 +296,9 @@ def run(
         logging.shutdown()
         os._exit(1)
     except (psycopg.Error, PoolTimeout) as e:
+        message = opt.database_error_message(e, database_url)
+        if message is not None:
+            raise click.ClickException(message) from e
         logger.exception("database failure")
         raise click.ClickException(
             f"database at --database-url failed: {e}; check the URL and that "

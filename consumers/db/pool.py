@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 logger = logging.getLogger(__name__)
 
+# Seconds a first connection may take before the consumer gives up at start.
+CONNECT_TIMEOUT_SECONDS = 10
 
-def open_pool(database_url: str, *, max_size: int, name: str) -> ConnectionPool:
+
+def open_pool(
+    database_url: str, *, max_size: int, name: str, wait_seconds: float = 30.0
+) -> ConnectionPool:
     """Open a pool of autocommit-off connections and wait until one works.
 
-    Raises `psycopg_pool.PoolTimeout` when the database cannot be reached
-    within 30 seconds, so a consumer with a wrong URL fails at start.
+    A first connection is made directly, so a wrong URL, a missing database
+    or a refused connection raises `psycopg.OperationalError` at once with
+    the server's reason. Raises `psycopg_pool.PoolTimeout` when the pool has
+    no working connection within `wait_seconds`; the pool is then closed.
     """
+    psycopg.connect(database_url, connect_timeout=CONNECT_TIMEOUT_SECONDS).close()
     pool = ConnectionPool(
         database_url,
         min_size=1,
@@ -23,6 +32,10 @@ def open_pool(database_url: str, *, max_size: int, name: str) -> ConnectionPool:
         open=True,
         timeout=60.0,
     )
-    pool.wait(timeout=30.0)
+    try:
+        pool.wait(timeout=wait_seconds)
+    except BaseException:
+        pool.close()
+        raise
     logger.info("connection pool %s open (max %d connections)", name, max_size)
     return pool

@@ -16,6 +16,7 @@ import functools
 import logging
 import threading
 from collections.abc import Mapping
+from contextlib import ExitStack
 
 from arroyo.backends.kafka import KafkaPayload, KafkaProducer
 from arroyo.processing.strategies import (
@@ -86,30 +87,37 @@ class BackfillStrategyFactory(ProcessingStrategyFactory[KafkaPayload]):
         self.activity = activity
         self.healthcheck_file = healthcheck_file
         self.stopping = threading.Event()
+        hashing.configure(settings.rules_path)
+        # Parse the rules first: a missing or invalid file must stop the
+        # consumer at start, not filter every group as `grouping_failed`,
+        # and nothing is open yet that would need closing.
+        hashing.load_rules()
         connections = (
             settings.lookup_threads + settings.seer_threads + settings.onward_threads
         )
-        self.pool = open_pool(
-            settings.database_url, max_size=connections, name="backfill"
-        )
-        self.client = build_seer_client(settings)
-        self.lookup = Lookup(self.pool, producer, settings, self.stopping)
-        self.seer = SubmitToSeer(self.client, self.pool, settings, self.stopping)
-        self.onward = Onward(producer, self.pool, settings)
-        hashing.configure(settings.rules_path)
-        # Parse the rules now: a missing or invalid file must stop the
-        # consumer at start, not filter every group as `grouping_failed`.
-        hashing.load_rules()
-        self.processes: MultiprocessingPool | None = None
-        if settings.processes > 0:
-            self.processes = MultiprocessingPool(
-                settings.processes,
-                initializer=functools.partial(
-                    hashing.initialize_worker,
-                    settings.rules_path,
-                    settings.malloc_trim_interval_seconds,
-                ),
+        # A failing step closes what the steps before it opened.
+        with ExitStack() as opened:
+            self.pool = open_pool(
+                settings.database_url, max_size=connections, name="backfill"
             )
+            opened.callback(self.pool.close)
+            self.client = build_seer_client(settings)
+            opened.callback(self.client.close)
+            self.lookup = Lookup(self.pool, producer, settings, self.stopping)
+            self.seer = SubmitToSeer(self.client, self.pool, settings, self.stopping)
+            opened.callback(self.seer.close)
+            self.onward = Onward(producer, self.pool, settings)
+            self.processes: MultiprocessingPool | None = None
+            if settings.processes > 0:
+                self.processes = MultiprocessingPool(
+                    settings.processes,
+                    initializer=functools.partial(
+                        hashing.initialize_worker,
+                        settings.rules_path,
+                        settings.malloc_trim_interval_seconds,
+                    ),
+                )
+            opened.pop_all()
 
     def create_with_partitions(
         self, commit: Commit, partitions: Mapping[Partition, int]

@@ -113,6 +113,28 @@ class ProducerFlushTimeout(Exception):
     """The producer still held undelivered messages when shutdown gave up."""
 
 
+class _ProducerClose:
+    """Closes a producer, waiting at most `PRODUCER_CLOSE_TIMEOUT_SECONDS`.
+
+    `timed_out` tells whether messages were still undelivered then.
+    """
+
+    def __init__(self, producer: KafkaProducer) -> None:
+        self.producer = producer
+        self.timed_out = False
+
+    def __call__(self) -> None:
+        try:
+            self.producer.close().result(timeout=PRODUCER_CLOSE_TIMEOUT_SECONDS)
+        except TimeoutError:
+            self.timed_out = True
+
+
+def _restore_signals(handlers: dict[int, Any]) -> None:
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
+
+
 def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activity:
     """Consume until a signal arrives or, if configured, until idle.
 
@@ -124,6 +146,10 @@ def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activi
     install_arroyo_metrics()
     # The stack also closes what started when a later step of the setup fails.
     with ExitStack() as stack:
+        # Restored last, so that a signal during the producer's flush only
+        # repeats the request to stop.
+        previous_handlers: dict[int, Any] = {}
+        stack.callback(_restore_signals, previous_handlers)
         trimmer = MallocTrimmer(settings.malloc_trim_interval_seconds)
         if trimmer.start():
             stack.callback(trimmer.stop)
@@ -146,9 +172,13 @@ def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activi
                 client_id="seer-backfill-consumer",
             )
         )
+        producer_close = _ProducerClose(producer)
+        stack.callback(producer_close)
         factory = BackfillStrategyFactory(
             settings, producer, activity, healthcheck_file=options.healthcheck_file
         )
+        # Closed before the producer: its stages produce with it.
+        stack.callback(factory.shutdown)
         dlq = DlqPolicy(
             DeadLetterProducer(
                 producer, Topic(options.dlq_topic), _on_dead_letter(activity)
@@ -177,11 +207,10 @@ def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activi
             logger.info("received signal %d; shutting down", signum)
             processor.signal_shutdown()
 
-        previous = {
-            sig: signal.signal(sig, handle_signal)
-            for sig in (signal.SIGINT, signal.SIGTERM)
-        }
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous_handlers[sig] = signal.signal(sig, handle_signal)
         done = threading.Event()
+        stack.callback(done.set)
         if options.exit_after_idle_seconds > 0:
             threading.Thread(
                 target=_watch_idle,
@@ -195,25 +224,14 @@ def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activi
             options.group_id,
             options.bootstrap_servers,
         )
-        flushed = True
-        try:
-            processor.run()
-        finally:
-            done.set()
-            factory.shutdown()
-            try:
-                producer.close().result(timeout=PRODUCER_CLOSE_TIMEOUT_SECONDS)
-            except TimeoutError:
-                flushed = False
-            stack.close()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            logger.info("consumer stopped")
-        if not flushed:
-            raise ProducerFlushTimeout(
-                f"the Kafka producer did not flush within "
-                f"{PRODUCER_CLOSE_TIMEOUT_SECONDS:.0f} s at shutdown; check that "
-                f"{options.bootstrap_servers} is reachable. Batches whose messages "
-                "were not delivered are not committed and run again on restart."
-            )
+        # The stream processor closes the consumer when it stops.
+        processor.run()
+    logger.info("consumer stopped")
+    if producer_close.timed_out:
+        raise ProducerFlushTimeout(
+            f"the Kafka producer did not flush within "
+            f"{PRODUCER_CLOSE_TIMEOUT_SECONDS:.0f} s at shutdown; check that "
+            f"{options.bootstrap_servers} is reachable. Batches whose messages "
+            "were not delivered are not committed and run again on restart."
+        )
     return activity

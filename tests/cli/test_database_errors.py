@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from psycopg import sql
 
 from consumers.cli.main import cli
 from tests.conftest import ADMIN_URL, _database_url
+from tests.pipeline.conftest import SEER_BACKFILL
 
 
 @pytest.fixture
@@ -98,3 +100,29 @@ def test_ingest_without_schema_suggests_migrate(
     assert "Error: relation" in result.stderr
     assert "run `seer-backfill db migrate`" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_run_missing_database_clean_error(bootstrap_servers: str) -> None:
+    url = missing_database_url()
+    result = subprocess.run(
+        [
+            SEER_BACKFILL,
+            "run",
+            "--bootstrap-servers",
+            bootstrap_servers,
+            "--database-url",
+            url,
+            "--seer-url",
+            "http://127.0.0.1:9",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("Error: cannot connect to database 'does_not_exist_")
+    assert "create the database" in last_line
+    assert "s3cret-pw" not in result.stderr
+    assert "Traceback" not in result.stderr
