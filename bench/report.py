@@ -225,6 +225,21 @@ _CPU_ROLES = (
 CONSUMER_SIDE = ("consumer", "postgres:consumer", "broker")
 
 
+# Every process the benchmark runs. PostgreSQL counts with all its server processes.
+WHOLE_BENCHMARK = ("consumer", "seer", "postgres", "broker")
+
+
+def _cpu_per_thousand(runs: Sequence[ConsumerFigures], roles: Sequence[str]) -> float:
+    """Return the median over runs of the CPU seconds of `roles` per 1,000 groups."""
+    return _median(
+        [
+            1000 * sum(run.cpu_seconds.get(role, 0.0) for role in roles) / run.groups
+            for run in runs
+            if run.groups
+        ]
+    )
+
+
 def _cpu_table(runs: Sequence[ConsumerFigures], nproc: int) -> list[str]:
     lines = [
         "CPU time of each process during the measured window (median of runs): "
@@ -251,15 +266,7 @@ def _cpu_table(runs: Sequence[ConsumerFigures], nproc: int) -> list[str]:
             f"| {role} ({description}) | {_median(per_thousand):.2f} | "
             f"{100 * _median(busy):.0f}% |"
         )
-    side = _median(
-        [
-            1000
-            * sum(run.cpu_seconds.get(role, 0.0) for role in CONSUMER_SIDE)
-            / run.groups
-            for run in runs
-            if run.groups
-        ]
-    )
+    side = _cpu_per_thousand(runs, CONSUMER_SIDE)
     if side > 0:
         lines += [
             "",
@@ -267,6 +274,16 @@ def _cpu_table(runs: Sequence[ConsumerFigures], nproc: int) -> list[str]:
             f"1,000 groups, so at most about {1000 * nproc / side:,.0f} groups/s "
             f"on {nproc} CPUs left to it alone (an estimate: Seer runs elsewhere "
             "in production, and no other work would share the CPUs).",
+        ]
+    whole = _cpu_per_thousand(runs, WHOLE_BENCHMARK)
+    if whole > 0:
+        lines += [
+            "",
+            f"Whole benchmark ({' + '.join(WHOLE_BENCHMARK)}): {whole:.2f} CPU s "
+            f"per 1,000 groups, so at most about {1000 * nproc / whole:,.0f} "
+            f"groups/s with all {nproc} CPUs busy. At this cost, "
+            f"{TARGET_GROUPS_PER_SECOND:,.0f} groups/s would need about "
+            f"{whole * TARGET_GROUPS_PER_SECOND / 1000:.1f} CPUs.",
         ]
     return lines
 
