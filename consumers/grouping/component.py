@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
-    from consumers.grouping.frame_children import FrameChildren
+    from consumers.grouping.frame_children import FrameChildren, FrameText
 
 LeafValue: TypeAlias = str | int
 ComponentValue: TypeAlias = "Component | str | int"
@@ -53,10 +53,11 @@ class Component(dict[str, Any]):
     contribute either. Later changes to children do not propagate upwards:
     strategies update parents explicitly, as Sentry's do. ``in_app`` is kept
     beside the dict for frame components and is not serialised; neither is
-    ``frame``, the shared `FrameChildren` a frame component was built from.
+    ``frame_text``, the shared `FrameText` of the `FrameChildren` a frame
+    component was built from.
     """
 
-    __slots__ = ("frame", "in_app")
+    __slots__ = ("frame_text", "in_app")
 
     def __init__(
         self,
@@ -79,7 +80,7 @@ class Component(dict[str, Any]):
             values=children,
         )
         self.in_app = in_app
-        self.frame: FrameChildren | None = None
+        self.frame_text: FrameText | None = None
 
     @classmethod
     def for_frame(
@@ -103,7 +104,7 @@ class Component(dict[str, Any]):
             values=frame.children,
         )
         component.in_app = in_app
-        component.frame = frame
+        component.frame_text = frame.text
         return component
 
     @property
@@ -141,7 +142,7 @@ class Component(dict[str, Any]):
         """
         if values is not None:
             self["values"] = list(values)
-            self.frame = None
+            self.frame_text = None
             if contributes is None:
                 contributes = _any_contributes(self["values"])
         if contributes is not None:
@@ -183,7 +184,7 @@ def _rebuild(data: dict[str, Any], in_app: bool | None) -> Component:
     component = Component.__new__(Component)
     dict.update(component, data)
     component.in_app = in_app
-    component.frame = None
+    component.frame_text = None
     return component
 
 
@@ -194,11 +195,11 @@ def _collect_leaves(component: Component, leaves: list[LeafValue]) -> None:
         if type(value) is not Component:
             leaves.append(value)
         elif value["contributes"]:
-            frame = value.frame
-            if frame is not None:
+            frame_text = value.frame_text
+            if frame_text is not None:
                 # Hashing joins the leaves without a separator, so the
                 # children's joined leaves stand for them.
-                leaves.append(frame.leaf_text)
+                leaves.append(frame_text.leaf_text)
                 continue
             children = value["values"]
             # Components hold either only child components or only leaves.

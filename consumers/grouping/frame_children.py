@@ -36,26 +36,41 @@ _EMPTY_MODULE = Component("module")
 _EMPTY_FILENAME = Component("filename")
 
 
+class FrameText:
+    """The text a frame adds to a variant's outputs, shared by equal frames.
+
+    ``leaf_text`` is the concatenated leaves of the contributing children,
+    which is what a contributing frame adds to the hash input.
+    ``string_fields`` is filled by the stack trace string builder on first
+    use. It refers to no component, so the frame components that point to
+    it form no reference cycle with the `FrameChildren` that keeps them:
+    a forgotten frame is freed at once, without the cyclic collector.
+    """
+
+    __slots__ = ("leaf_text", "string_fields")
+
+    def __init__(self, leaf_text: str) -> None:
+        self.leaf_text = leaf_text
+        self.string_fields: Any = None
+
+
 class FrameChildren:
     """The children of one frame component, with what its variants share.
 
     Built once per distinct frame by `build_frame_children` and shared by both
     variants and by every event with an equal frame, so never modify it:
-    every frame component built from it shares its ``children`` list too.
-    ``leaf_text`` is the concatenated leaves of the contributing children,
-    which is what a contributing frame adds to the hash input.
-    ``string_fields`` is filled by the stack trace string builder on first use,
-    and ``shared_frames`` by the stack trace strategy with the frame components
-    without hints (indexed by ``2 * contributes + in_app``).
+    every frame component built from it shares its ``children`` list and
+    its ``text``. ``shared_frames`` is filled by the stack trace strategy
+    with the frame components without hints (indexed by
+    ``2 * contributes + in_app``).
     """
 
     __slots__ = (
         "children",
         "contributes",
         "frame_hint",
-        "leaf_text",
         "shared_frames",
-        "string_fields",
+        "text",
     )
 
     def __init__(
@@ -68,8 +83,7 @@ class FrameChildren:
         for child in children:
             if child["contributes"]:
                 leaves.extend(child["values"])
-        self.leaf_text = "".join(map(str, leaves))
-        self.string_fields: Any = None
+        self.text = FrameText("".join(map(str, leaves)))
         self.shared_frames: list[Component | None] = [None] * 4
 
 

@@ -148,7 +148,7 @@ class _RenderedFrame(NamedTuple):
 def _render_frame(frame: Mapping[str, Any]) -> _RenderedFrame:
     # A frame component built by the stack trace strategy shares its
     # children with every equal frame, so its rendering is kept with them.
-    shared = frame.frame if type(frame) is Component else None
+    shared = frame.frame_text if type(frame) is Component else None
     if shared is not None and shared.string_fields is not None:
         rendered: _RenderedFrame = shared.string_fields
         return rendered
@@ -186,7 +186,7 @@ def _frame_blocks(frames: Sequence[Mapping[str, Any]], tally: _FrameTally) -> li
     blocks = []
     for frame in kept:
         # `_render_frame`'s lookup of a shared rendering, inlined.
-        shared = frame.frame if type(frame) is Component else None
+        shared = frame.frame_text if type(frame) is Component else None
         rendered = shared.string_fields if shared is not None else None
         if rendered is None:
             rendered = _render_frame(frame)

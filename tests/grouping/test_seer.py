@@ -11,6 +11,7 @@ it those cases are skipped.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import pickle
@@ -174,6 +175,30 @@ def test_seer_inputs_without_remembered_frames(
         clear_caches(default_enhancements)
         cold.append(seer_inputs(event, enhancements=default_enhancements))
     assert cold == warm
+
+
+def test_forgotten_frames_need_no_collector(
+    sdk_events: list[dict[str, Any]], default_enhancements: Enhancements
+) -> None:
+    # Grouping objects in reference cycles would be freed only by the cyclic
+    # collector, whose passes cost time in proportion to the live heap.
+    clear_caches(default_enhancements)
+    gc.collect()
+    gc.disable()
+    try:
+        for event in sdk_events:
+            seer_inputs(event, enhancements=default_enhancements)
+        clear_caches(default_enhancements)
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        cyclic = {type(item).__name__ for item in gc.garbage}
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert "Component" not in cyclic
+    assert "FrameChildren" not in cyclic
+    assert "_RenderedFrame" not in cyclic
 
 
 def test_seer_inputs_of_odd_shapes(default_enhancements: Enhancements) -> None:
