@@ -225,10 +225,8 @@ _CPU_ROLES = (
 CONSUMER_SIDE = ("consumer", "postgres:consumer", "broker")
 
 
-# Every process the benchmark runs. PostgreSQL counts with all its server
-# processes when the benchmark started it, and otherwise (a server given by
-# --database-url, shared with other clients) with the connections of the
-# consumer and the Seer service only.
+# Every process the benchmark runs. A server given by --database-url may serve
+# other clients too, so only the consumer's and Seer's connections count there.
 WHOLE_BENCHMARK = ("consumer", "seer", "postgres", "broker")
 WHOLE_BENCHMARK_SHARED_SERVER = (
     "consumer",
