@@ -12,7 +12,6 @@ by `shutdown()`.
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 from collections.abc import Mapping
@@ -43,6 +42,7 @@ from consumers.pipeline.seer import SubmitToSeer
 from consumers.pipeline.settings import PipelineSettings
 from consumers.pipeline.threaded import ThreadedStage
 from consumers.pipeline.types import BatchPlan, BatchResult, DecodedBatch, HashedBatch
+from consumers.pipeline.worker_pool import WorkerPool
 from consumers.seer.client import SeerClient, SeerClientConfig
 from consumers.seer.observer import RequestSample
 from consumers.seer.retry import RetryPolicy
@@ -109,13 +109,10 @@ class BackfillStrategyFactory(ProcessingStrategyFactory[KafkaPayload]):
             self.onward = Onward(producer, self.pool, settings)
             self.processes: MultiprocessingPool | None = None
             if settings.processes > 0:
-                self.processes = MultiprocessingPool(
+                self.processes = WorkerPool(
                     settings.processes,
-                    initializer=functools.partial(
-                        hashing.initialize_worker,
-                        settings.rules_path,
-                        settings.malloc_trim_interval_seconds,
-                    ),
+                    settings.rules_path,
+                    settings.malloc_trim_interval_seconds,
                 )
             opened.pop_all()
 

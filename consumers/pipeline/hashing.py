@@ -12,12 +12,16 @@ failure of one event never fails the batch. Pure function: safe to replay.
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import logging
+import os
 import signal
 import zlib
 from collections import Counter
+from multiprocessing.synchronize import Event as EventType
+from types import FrameType
 from typing import Any
 
 from arroyo.types import Message
@@ -63,22 +67,37 @@ def load_rules() -> None:
         raise RulesFileError(f"invalid --rules file {_rules_path!r}: {e}") from e
 
 
-def initialize_worker(rules_path: str | None, trim_interval_seconds: float) -> None:
+def initialize_worker(
+    rules_path: str | None,
+    trim_interval_seconds: float,
+    closing: EventType | None = None,
+) -> None:
     """Initializer of the hashing worker processes.
 
-    Workers ignore SIGINT and SIGTERM: a signal sent to the whole process
-    group (by `timeout`, systemd or a terminal) must reach only the consumer,
-    which then closes the pool. On Linux a worker also gets SIGKILL when its
-    consumer dies, so a killed consumer leaves no worker behind. A worker
-    trims its malloc heap every `trim_interval_seconds` (0: never), like the
-    consumer process.
+    Workers ignore SIGINT, and SIGTERM until `closing` is set: a signal sent
+    to the whole process group (by `timeout`, systemd or a terminal) must
+    reach only the consumer, which then sets `closing` and closes the pool
+    with SIGTERM. Without `closing`, workers ignore SIGTERM for good. On
+    Linux a worker also gets SIGKILL when its consumer dies, so a killed
+    consumer leaves no worker behind. A worker trims its malloc heap every
+    `trim_interval_seconds` (0: never), like the consumer process.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if closing is None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    else:
+        signal.signal(signal.SIGTERM, functools.partial(_exit_if_closing, closing))
     die_with_parent(signal.SIGKILL)
     init_worker_metrics()
     configure(rules_path)
     MallocTrimmer(trim_interval_seconds).start()
+
+
+def _exit_if_closing(closing: EventType, signum: int, frame: FrameType | None) -> None:
+    if closing.is_set():
+        # The closing pool discards this worker's results, and a busy worker
+        # must not keep the pool's close waiting.
+        os._exit(0)
 
 
 def _get_enhancements() -> Any:
