@@ -8,6 +8,7 @@ import os
 
 import click
 import psycopg
+from arroyo.errors import ConsumerError
 from confluent_kafka import KafkaError, KafkaException
 from psycopg_pool import PoolTimeout
 
@@ -237,8 +238,8 @@ def run(
     a stage fails; the failed batch is not committed and is retried on restart.
     Exits 2 when an -O option contradicts --bootstrap-servers,
     --consumer-group, --auto-offset-reset or --max-poll-interval-ms, or
-    sets enable.auto.commit or enable.auto.offset.store to true, because
-    Arroyo commits offsets itself.
+    sets enable.auto.commit, enable.auto.offset.store or
+    enable.partition.eof to true, because Arroyo's consumer needs them off.
     """
     # Before any thread starts: arenas that already exist are not capped.
     limit_malloc_arenas(malloc_arenas)
@@ -303,6 +304,14 @@ def run(
         raise click.ClickException(
             f"database at --database-url failed: {e}; check the URL and that "
             "the server is up, then restart (nothing uncommitted was lost)"
+        ) from e
+    except ConsumerError as e:
+        # librdkafka reports a subscribed topic that does not exist only as text.
+        if "UNKNOWN_TOPIC_OR_PART" not in str(e):
+            raise
+        raise click.ClickException(
+            f"input topic {topic!r} does not exist on {bootstrap_servers}; "
+            "create it with `seer-backfill topics create` (or check --topic)"
         ) from e
     except KafkaException as e:
         error = e.args[0] if e.args else None

@@ -6,11 +6,15 @@ metrics server starts, so these tests need no broker.
 
 from __future__ import annotations
 
+import subprocess
+import uuid
+
 import pytest
 from click.testing import CliRunner
 
 from consumers.cli.run import reject_conflicting_kafka_options, run
 from consumers.kafka.config import KafkaOptions
+from tests.pipeline.conftest import SEER_BACKFILL, TANSU_OPTIONS
 
 BOOTSTRAP_SERVERS = "127.0.0.1:1"
 
@@ -112,3 +116,34 @@ def test_bad_trim_interval_is_a_usage_error(value: str) -> None:
     exit_code, stderr = invoke_run("--malloc-trim-interval", value)
     assert exit_code == 2
     assert "--malloc-trim-interval" in stderr
+
+
+def test_run_missing_input_topic_clean_error(
+    bootstrap_servers: str, clean_database: str
+) -> None:
+    topic = f"no-such-topic-{uuid.uuid4().hex[:8]}"
+    result = subprocess.run(
+        [
+            SEER_BACKFILL,
+            "run",
+            "--bootstrap-servers",
+            bootstrap_servers,
+            "--database-url",
+            clean_database,
+            "--seer-url",
+            "http://127.0.0.1:9",
+            "--topic",
+            topic,
+            "--consumer-group",
+            topic,
+            *TANSU_OPTIONS,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr[-3000:]
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith(f"Error: input topic '{topic}' does not exist")
+    assert "seer-backfill topics create" in last_line
