@@ -30,6 +30,18 @@ MAX_RUN_ID_CHARS = 200
 MAX_QUOTED_BYTES = 16
 
 
+# Every `InvalidBatch.reason` that decoding raises.
+INVALID_BATCH_REASONS = (
+    "message_too_large",
+    "invalid_msgpack",
+    "not_a_map",
+    "unsupported_version",
+    "missing_field",
+    "invalid_field",
+    "inconsistent_fields",
+)
+
+
 class InvalidBatch(ValueError):
     """A project-batch message that cannot be processed; `reason` is a stable code."""
 

@@ -4,6 +4,7 @@ import msgpack
 import pytest
 
 from consumers.messages import (
+    INVALID_BATCH_REASONS,
     InvalidBatch,
     ProjectBatch,
     decode_project_batch,
@@ -50,6 +51,8 @@ def test_decode_rejects_with_reason(raw: bytes, reason: str) -> None:
     with pytest.raises(InvalidBatch) as info:
         decode_project_batch(raw)
     assert info.value.reason == reason
+    # `dlq list --reason` accepts only the listed codes.
+    assert reason in INVALID_BATCH_REASONS
 
 
 @pytest.mark.parametrize(
@@ -100,6 +103,7 @@ def test_decode_rejects_out_of_range(fields: dict[str, object], reason: str) -> 
     with pytest.raises(InvalidBatch) as info:
         decode_project_batch(msgpack.packb(message))
     assert info.value.reason == reason
+    assert reason in INVALID_BATCH_REASONS
 
 
 def test_decode_rejects_oversized_message() -> None:

@@ -32,6 +32,7 @@ from consumers.ops.dlq import (
     summarize,
 )
 from consumers.ops.tables import render_table
+from consumers.pipeline.dead_letter import DEAD_LETTER_REASONS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,6 +50,7 @@ def selection_options(function: F) -> F:
         click.option(
             "--reason",
             multiple=True,
+            type=click.Choice(DEAD_LETTER_REASONS),
             help="Only messages with this reason header, such as seer_rejected; "
             "repeatable.",
         ),

@@ -10,6 +10,8 @@ from arroyo.backends.kafka import KafkaPayload
 from arroyo.dlq import DlqLimit, DlqLimitState, DlqProducer, KafkaDlqProducer
 from arroyo.types import BrokerValue, Partition, Topic
 
+from consumers.messages import INVALID_BATCH_REASONS
+
 logger = logging.getLogger(__name__)
 
 # Headers set on every dead-lettered message.
@@ -18,6 +20,10 @@ REASON_DETAIL = "reason_detail"
 ORIGINAL_TOPIC = "original_topic"
 ORIGINAL_PARTITION = "original_partition"
 ORIGINAL_OFFSET = "original_offset"
+
+# The `reason` codes the consumer writes: invalid messages, Seer's refusal,
+# and `unknown` for a dead letter without a reason.
+DEAD_LETTER_REASONS = (*INVALID_BATCH_REASONS, "seer_rejected", "unknown")
 
 
 def split_reason(reason: str | None) -> tuple[str, str]:

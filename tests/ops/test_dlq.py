@@ -330,3 +330,10 @@ def test_group_auto_commit_conflict_exit_2() -> None:
     assert result.exit_code == 2
     assert "-O enable.auto.commit=true conflicts with" in result.stderr
     assert "only a replay that delivered every message commits" in result.stderr
+
+
+def test_misspelled_reason_is_a_usage_error() -> None:
+    result = CliRunner().invoke(dlq, ["list", "--reason", "seer_rejcted"])
+    assert result.exit_code == 2, result.output
+    assert "'seer_rejcted' is not one of" in result.output
+    assert "'seer_rejected'" in result.output
