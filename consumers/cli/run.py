@@ -23,6 +23,7 @@ from consumers.kafka.config import (
     kafka_option,
 )
 from consumers.native_memory import limit_malloc_arenas
+from consumers.ops.metrics import MetricsServerError
 from consumers.ops.tracing import init_sentry
 from consumers.pipeline.hashing import RulesFileError
 from consumers.pipeline.runner import (
@@ -304,6 +305,11 @@ def run(
         raise click.ClickException(
             f"database at --database-url failed: {e}; check the URL and that "
             "the server is up, then restart (nothing uncommitted was lost)"
+        ) from e
+    except MetricsServerError as e:
+        raise click.ClickException(
+            f"metrics endpoint {e}; choose a free --metrics-port (0 picks one) "
+            "or another --metrics-host"
         ) from e
     except ConsumerError as e:
         # librdkafka reports a subscribed topic that does not exist only as text.

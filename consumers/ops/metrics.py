@@ -220,13 +220,24 @@ class MetricsServer:
         self._thread.join(timeout=5)
 
 
+class MetricsServerError(Exception):
+    """The metrics endpoint could not listen on its address."""
+
+
 def start_metrics_server(port: int, host: str = "127.0.0.1") -> MetricsServer:
     """Serve the metrics of every process over HTTP on a daemon thread.
 
     Port 0 picks a free port; the chosen one is in the result's `port`.
-    Raises OSError when the port cannot be bound.
+    Raises `MetricsServerError` when the address cannot be bound.
     """
-    server, thread = start_http_server(port, addr=host, registry=exposition_registry())
+    try:
+        server, thread = start_http_server(
+            port, addr=host, registry=exposition_registry()
+        )
+    except OSError as e:
+        raise MetricsServerError(
+            f"cannot listen on {host}:{port}: {e.strerror or e}"
+        ) from e
     bound_port = int(server.server_port)
     logger.info("metrics endpoint listening on http://%s:%d/metrics", host, bound_port)
     return MetricsServer(host=host, port=bound_port, _server=server, _thread=thread)

@@ -6,6 +6,7 @@ metrics server starts, so these tests need no broker.
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import uuid
 
@@ -147,3 +148,31 @@ def test_run_missing_input_topic_clean_error(
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith(f"Error: input topic '{topic}' does not exist")
     assert "seer-backfill topics create" in last_line
+
+
+def test_run_metrics_port_taken_clean_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [
+                SEER_BACKFILL,
+                "run",
+                "--metrics-port",
+                str(port),
+                "--database-url",
+                "postgresql://127.0.0.1:1/unused",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1, result.stderr[-3000:]
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith(
+        f"Error: metrics endpoint cannot listen on 127.0.0.1:{port}"
+    )
+    assert "--metrics-port" in last_line
+    assert "Traceback" not in result.stderr
