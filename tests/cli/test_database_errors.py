@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from psycopg import sql
 
 from consumers.cli.main import cli
 from tests.conftest import ADMIN_URL, _database_url
-from tests.pipeline.conftest import SEER_BACKFILL
+from tests.pipeline.conftest import seer_backfill
 
 
 @pytest.fixture
@@ -104,21 +103,14 @@ def test_ingest_without_schema_suggests_migrate(
 
 def test_run_missing_database_clean_error(bootstrap_servers: str) -> None:
     url = missing_database_url()
-    result = subprocess.run(
-        [
-            SEER_BACKFILL,
-            "run",
-            "--bootstrap-servers",
-            bootstrap_servers,
-            "--database-url",
-            url,
-            "--seer-url",
-            "http://127.0.0.1:9",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = seer_backfill(
+        "run",
+        "--bootstrap-servers",
+        bootstrap_servers,
+        "--database-url",
+        url,
+        "--seer-url",
+        "http://127.0.0.1:9",
     )
     assert result.returncode == 1, result.stderr
     last_line = result.stderr.strip().splitlines()[-1]

@@ -7,7 +7,6 @@ metrics server starts, so these tests need no broker.
 from __future__ import annotations
 
 import socket
-import subprocess
 import uuid
 
 import pytest
@@ -15,7 +14,7 @@ from click.testing import CliRunner
 
 from consumers.cli.run import reject_conflicting_kafka_options, run
 from consumers.kafka.config import KafkaOptions
-from tests.pipeline.conftest import SEER_BACKFILL, TANSU_OPTIONS
+from tests.pipeline.conftest import TANSU_OPTIONS, seer_backfill
 
 BOOTSTRAP_SERVERS = "127.0.0.1:1"
 
@@ -123,26 +122,20 @@ def test_run_missing_input_topic_clean_error(
     bootstrap_servers: str, clean_database: str
 ) -> None:
     topic = f"no-such-topic-{uuid.uuid4().hex[:8]}"
-    result = subprocess.run(
-        [
-            SEER_BACKFILL,
-            "run",
-            "--bootstrap-servers",
-            bootstrap_servers,
-            "--database-url",
-            clean_database,
-            "--seer-url",
-            "http://127.0.0.1:9",
-            "--topic",
-            topic,
-            "--consumer-group",
-            topic,
-            *TANSU_OPTIONS,
-        ],
-        capture_output=True,
-        text=True,
+    result = seer_backfill(
+        "run",
+        "--bootstrap-servers",
+        bootstrap_servers,
+        "--database-url",
+        clean_database,
+        "--seer-url",
+        "http://127.0.0.1:9",
+        "--topic",
+        topic,
+        "--consumer-group",
+        topic,
+        *TANSU_OPTIONS,
         timeout=120,
-        check=False,
     )
     assert result.returncode == 1, result.stderr[-3000:]
     last_line = result.stderr.strip().splitlines()[-1]
@@ -155,19 +148,12 @@ def test_run_metrics_port_taken_clean_error() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run(
-            [
-                SEER_BACKFILL,
-                "run",
-                "--metrics-port",
-                str(port),
-                "--database-url",
-                "postgresql://127.0.0.1:1/unused",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+        result = seer_backfill(
+            "run",
+            "--metrics-port",
+            str(port),
+            "--database-url",
+            "postgresql://127.0.0.1:1/unused",
         )
     assert result.returncode == 1, result.stderr[-3000:]
     last_line = result.stderr.strip().splitlines()[-1]

@@ -35,6 +35,19 @@ TANSU_OPTIONS = (
 PARTITIONS = 2
 
 
+def seer_backfill(
+    *args: str, timeout: float = 60.0
+) -> subprocess.CompletedProcess[str]:
+    """Run the `seer-backfill` command line and capture its output."""
+    return subprocess.run(
+        [SEER_BACKFILL, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 @dataclass
 class Topics:
     """Topic names of one test, so tests on the shared broker never mix."""
