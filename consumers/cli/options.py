@@ -116,10 +116,23 @@ def database_url(command: F) -> F:
     return _database_url_option(cast(F, run_command))
 
 
+def _check_seer_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(
+            f"{value!r} is not an http:// or https:// URL with a host, "
+            f"such as {DEFAULT_SEER_URL}"
+        )
+    return value
+
+
 seer_url = setting(
     "--seer-url",
     default=DEFAULT_SEER_URL,
     show_default=True,
+    callback=_check_seer_url,
     help="Base URL of the Seer service (or of `seer-backfill seer-local`).",
 )
 seer_secret = setting(

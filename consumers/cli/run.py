@@ -153,6 +153,7 @@ def _require_number(ctx: click.Context, param: click.Parameter, value: float) ->
     "--rules",
     "rules_path",
     default=None,
+    type=click.Path(exists=True, dir_okay=False),
     help="Stack-trace rules file in Sentry's enhancement syntax (default: built-in).",
 )
 @kafka_option

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import uuid
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -116,6 +117,21 @@ def test_bad_trim_interval_is_a_usage_error(value: str) -> None:
     exit_code, stderr = invoke_run("--malloc-trim-interval", value)
     assert exit_code == 2
     assert "--malloc-trim-interval" in stderr
+
+
+@pytest.mark.parametrize("url", ["ftp://seer.example", "127.0.0.1:9091", "http://"])
+def test_bad_seer_url_is_a_usage_error(url: str) -> None:
+    exit_code, stderr = invoke_run("--seer-url", url)
+    assert exit_code == 2
+    assert "--seer-url" in stderr
+    assert "not an http:// or https:// URL" in stderr
+
+
+def test_missing_rules_file_is_a_usage_error(tmp_path: Path) -> None:
+    exit_code, stderr = invoke_run("--rules", str(tmp_path / "missing.txt"))
+    assert exit_code == 2
+    assert "--rules" in stderr
+    assert "does not exist" in stderr
 
 
 def test_run_missing_input_topic_clean_error(
