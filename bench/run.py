@@ -25,6 +25,7 @@ import shlex
 import signal
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,10 +93,21 @@ def effective_settings(flags: tuple[str, ...]) -> dict[str, int]:
     return settings
 
 
+# Set by SIGTERM. Python drops a SystemExit raised while a finalizer runs,
+# and code that catches every exception drops it too, so steps check this.
+_terminated = threading.Event()
+
+
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     # SystemExit unwinds the `with` blocks, which stop the embedded database,
     # broker and Seer service. The default action would leave them running.
+    _terminated.set()
     raise SystemExit(128 + signum)
+
+
+def _stop_if_terminated() -> None:
+    if _terminated.is_set():
+        raise SystemExit(128 + signal.SIGTERM)
 
 
 def parse_environment(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
@@ -151,6 +163,7 @@ def run_consumer(
     runs: list[consumer_run.ConsumerFigures] = []
     problems: list[str] = []
     for index in range(1, options.runs + 1):
+        _stop_if_terminated()
         reset_backfill_state(services.database_url)
         services.restart_seer()
         run = consumer_run.run_consumer_once(
@@ -177,6 +190,7 @@ def measure(
     started = datetime.now(UTC)
     machine = report.machine_description()
     info = dataset.build_dataset(services.database_url, config)
+    _stop_if_terminated()
     click.echo(
         f"dataset: {config.groups:,} groups in {len(info.project_sizes):,} projects "
         f"({'reused' if info.reused else f'built in {info.build_seconds:.1f} s'})",
@@ -187,6 +201,7 @@ def measure(
     hashing = None
     if options.hash_sample:
         bases = dataset.capture_base_events(config.sdk_events, config.seed)
+        _stop_if_terminated()
         sample = dataset.sample_distinct_hashes(
             bases, config.groups, options.hash_sample, config.seed
         )
@@ -196,7 +211,9 @@ def measure(
 
     reset_backfill_state(services.database_url)
     services.restart_seer()
+    _stop_if_terminated()
     baseline = run_baseline(services.database_url, services.seer_url, options.baseline)
+    _stop_if_terminated()
     click.echo(
         f"baseline: {baseline.groups_per_second:.1f} groups/s over "
         f"{baseline.seconds:.1f} s",
@@ -204,6 +221,7 @@ def measure(
     )
 
     stages = profile_stages(services, options) if options.profile_groups else None
+    _stop_if_terminated()
     runs, problems = run_consumer(services, workdir, options, config.groups)
     profiled = None
     if options.py_spy:
@@ -458,6 +476,7 @@ def main(
             folder.mkdir(parents=True, exist_ok=True)
             with start_services(folder, database_url, options.seer) as services:
                 results = measure(services, folder, config, options)
+                _stop_if_terminated()
     except Exception as error:
         logger.exception("benchmark failed")
         click.echo(f"Error: benchmark failed: {error}", err=True)
