@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import psycopg
+from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 logger = logging.getLogger(__name__)
@@ -14,16 +15,27 @@ CONNECT_TIMEOUT_SECONDS = 10
 
 
 def open_pool(
-    database_url: str, *, max_size: int, name: str, wait_seconds: float = 30.0
+    database_url: str,
+    *,
+    max_size: int,
+    name: str,
+    wait_seconds: float = 30.0,
+    required_tables: tuple[str, ...] = (),
 ) -> ConnectionPool:
     """Open a pool of autocommit-off connections and wait until one works.
 
     A first connection is made directly, so a wrong URL, a missing database
     or a refused connection raises `psycopg.OperationalError` at once with
-    the server's reason. Raises `psycopg_pool.PoolTimeout` when the pool has
-    no working connection within `wait_seconds`; the pool is then closed.
+    the server's reason, and a missing table of `required_tables` raises
+    `psycopg.errors.UndefinedTable`. Raises `psycopg_pool.PoolTimeout` when
+    the pool has no working connection within `wait_seconds`; the pool is
+    then closed.
     """
-    psycopg.connect(database_url, connect_timeout=CONNECT_TIMEOUT_SECONDS).close()
+    with psycopg.connect(database_url, connect_timeout=CONNECT_TIMEOUT_SECONDS) as conn:
+        for table in required_tables:
+            conn.execute(
+                sql.SQL("SELECT 1 FROM {} LIMIT 0").format(sql.Identifier(table))
+            )
     pool = ConnectionPool(
         database_url,
         min_size=1,

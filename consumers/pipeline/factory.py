@@ -75,6 +75,18 @@ def build_seer_client(settings: PipelineSettings) -> SeerClient:
     return SeerClient(config, observer=SeerRequestMetrics())
 
 
+# Tables the stages read or write. A database without them was not migrated.
+CONSUMER_TABLES = (
+    "projects",
+    "groups",
+    "group_hashes",
+    "events",
+    "nodestore",
+    "backfill_options",
+    "backfill_ledger",
+)
+
+
 class BackfillStrategyFactory(ProcessingStrategyFactory[KafkaPayload]):
     def __init__(
         self,
@@ -98,7 +110,10 @@ class BackfillStrategyFactory(ProcessingStrategyFactory[KafkaPayload]):
         # A failing step closes what the steps before it opened.
         with ExitStack() as opened:
             self.pool = open_pool(
-                settings.database_url, max_size=connections, name="backfill"
+                settings.database_url,
+                max_size=connections,
+                name="backfill",
+                required_tables=CONSUMER_TABLES,
             )
             opened.callback(self.pool.close)
             self.client = build_seer_client(settings)

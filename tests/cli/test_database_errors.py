@@ -118,3 +118,21 @@ def test_run_missing_database_clean_error(bootstrap_servers: str) -> None:
     assert "create the database" in last_line
     assert "s3cret-pw" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_run_without_schema_suggests_migrate(
+    bootstrap_servers: str, empty_database: str
+) -> None:
+    result = seer_backfill(
+        "run",
+        "--bootstrap-servers",
+        bootstrap_servers,
+        "--database-url",
+        empty_database,
+        "--seer-url",
+        "http://127.0.0.1:9",
+    )
+    assert result.returncode == 1, result.stderr
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("Error: relation")
+    assert "run `seer-backfill db migrate`" in last_line
