@@ -100,9 +100,8 @@ class BackfillStrategyFactory(ProcessingStrategyFactory[KafkaPayload]):
         self.healthcheck_file = healthcheck_file
         self.stopping = threading.Event()
         hashing.configure(settings.rules_path)
-        # Parse the rules first: a missing or invalid file must stop the
-        # consumer at start, not filter every group as `grouping_failed`,
-        # and nothing is open yet that would need closing.
+        # Parse the rules before opening anything, so that an invalid file
+        # stops the consumer at start instead of filtering every group.
         hashing.load_rules()
         connections = (
             settings.lookup_threads + settings.seer_threads + settings.onward_threads

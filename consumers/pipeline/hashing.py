@@ -68,25 +68,19 @@ def load_rules() -> None:
 
 
 def initialize_worker(
-    rules_path: str | None,
-    trim_interval_seconds: float,
-    closing: EventType | None = None,
+    rules_path: str | None, trim_interval_seconds: float, closing: EventType
 ) -> None:
-    """Initializer of the hashing worker processes.
+    """Initialize a hashing worker process.
 
-    Workers ignore SIGINT, and SIGTERM until `closing` is set: a signal sent
+    Workers ignore SIGINT, and SIGTERM until `closing` is set. A signal sent
     to the whole process group (by `timeout`, systemd or a terminal) must
     reach only the consumer, which then sets `closing` and closes the pool
-    with SIGTERM. Without `closing`, workers ignore SIGTERM for good. On
-    Linux a worker also gets SIGKILL when its consumer dies, so a killed
-    consumer leaves no worker behind. A worker trims its malloc heap every
-    `trim_interval_seconds` (0: never), like the consumer process.
+    with SIGTERM. On Linux a worker also gets SIGKILL when its consumer dies,
+    so a killed consumer leaves no worker behind. A worker trims its malloc
+    heap every `trim_interval_seconds` (0: never), like the consumer process.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if closing is None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    else:
-        signal.signal(signal.SIGTERM, functools.partial(_exit_if_closing, closing))
+    signal.signal(signal.SIGTERM, functools.partial(_exit_if_closing, closing))
     die_with_parent(signal.SIGKILL)
     init_worker_metrics()
     configure(rules_path)

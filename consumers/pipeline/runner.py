@@ -114,9 +114,9 @@ class ProducerFlushTimeout(Exception):
 
 
 class _ProducerClose:
-    """Closes a producer, waiting at most `PRODUCER_CLOSE_TIMEOUT_SECONDS`.
+    """A shutdown step that closes a producer within `PRODUCER_CLOSE_TIMEOUT_SECONDS`.
 
-    `timed_out` tells whether messages were still undelivered then.
+    `timed_out` is True when messages were still undelivered at that limit.
     """
 
     def __init__(self, producer: KafkaProducer) -> None:
@@ -177,7 +177,7 @@ def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activi
         factory = BackfillStrategyFactory(
             settings, producer, activity, healthcheck_file=options.healthcheck_file
         )
-        # Closed before the producer: its stages produce with it.
+        # Closed before the producer, because its stages produce with it.
         stack.callback(factory.shutdown)
         dlq = DlqPolicy(
             DeadLetterProducer(

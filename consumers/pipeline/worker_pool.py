@@ -27,7 +27,7 @@ class WorkerPool(MultiprocessingPool):
     def __init__(
         self, num_processes: int, rules_path: str | None, trim_interval_seconds: float
     ) -> None:
-        # Arroyo's pool spawns its workers: the event must come from that context.
+        # Arroyo's pool spawns its workers, so the event comes from that context.
         self.closing = multiprocessing.get_context("spawn").Event()
         super().__init__(
             num_processes,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from psycopg import sql
 
 from consumers.cli.main import cli
 from tests.conftest import ADMIN_URL, _database_url
-from tests.pipeline.conftest import seer_backfill
+from tests.pipeline.conftest import last_stderr_line, seer_backfill
 
 
 @pytest.fixture
@@ -41,6 +42,21 @@ def missing_database_url() -> str:
     # A password in the URL must never reach the output.
     user = (user.partition(":")[0] or "postgres") + ":s3cret-pw"
     return f"{scheme}://{user}@{host}/does_not_exist_{uuid.uuid4().hex[:8]}"
+
+
+def run_consumer(
+    bootstrap_servers: str, database_url: str
+) -> subprocess.CompletedProcess[str]:
+    """Run `seer-backfill run` on `database_url`, with a Seer URL never reached."""
+    return seer_backfill(
+        "run",
+        "--bootstrap-servers",
+        bootstrap_servers,
+        "--database-url",
+        database_url,
+        "--seer-url",
+        "http://127.0.0.1:9",
+    )
 
 
 def invoke(*args: str) -> Result:
@@ -103,17 +119,9 @@ def test_ingest_without_schema_suggests_migrate(
 
 def test_run_missing_database_clean_error(bootstrap_servers: str) -> None:
     url = missing_database_url()
-    result = seer_backfill(
-        "run",
-        "--bootstrap-servers",
-        bootstrap_servers,
-        "--database-url",
-        url,
-        "--seer-url",
-        "http://127.0.0.1:9",
-    )
+    result = run_consumer(bootstrap_servers, url)
     assert result.returncode == 1, result.stderr
-    last_line = result.stderr.strip().splitlines()[-1]
+    last_line = last_stderr_line(result)
     assert last_line.startswith("Error: cannot connect to database 'does_not_exist_")
     assert "create the database" in last_line
     assert "s3cret-pw" not in result.stderr
@@ -123,16 +131,8 @@ def test_run_missing_database_clean_error(bootstrap_servers: str) -> None:
 def test_run_without_schema_suggests_migrate(
     bootstrap_servers: str, empty_database: str
 ) -> None:
-    result = seer_backfill(
-        "run",
-        "--bootstrap-servers",
-        bootstrap_servers,
-        "--database-url",
-        empty_database,
-        "--seer-url",
-        "http://127.0.0.1:9",
-    )
+    result = run_consumer(bootstrap_servers, empty_database)
     assert result.returncode == 1, result.stderr
-    last_line = result.stderr.strip().splitlines()[-1]
+    last_line = last_stderr_line(result)
     assert last_line.startswith("Error: relation")
     assert "run `seer-backfill db migrate`" in last_line

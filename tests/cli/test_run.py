@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from consumers.cli.run import reject_conflicting_kafka_options, run
 from consumers.kafka.config import KafkaOptions
-from tests.pipeline.conftest import TANSU_OPTIONS, seer_backfill
+from tests.pipeline.conftest import TANSU_OPTIONS, last_stderr_line, seer_backfill
 
 BOOTSTRAP_SERVERS = "127.0.0.1:1"
 
@@ -120,14 +120,14 @@ def test_bad_trim_interval_is_a_usage_error(value: str) -> None:
 
 
 @pytest.mark.parametrize("url", ["ftp://seer.example", "127.0.0.1:9091", "http://"])
-def test_bad_seer_url_is_a_usage_error(url: str) -> None:
+def test_bad_seer_url_exits_2(url: str) -> None:
     exit_code, stderr = invoke_run("--seer-url", url)
     assert exit_code == 2
     assert "--seer-url" in stderr
     assert "not an http:// or https:// URL" in stderr
 
 
-def test_missing_rules_file_is_a_usage_error(tmp_path: Path) -> None:
+def test_missing_rules_file_exits_2(tmp_path: Path) -> None:
     exit_code, stderr = invoke_run("--rules", str(tmp_path / "missing.txt"))
     assert exit_code == 2
     assert "--rules" in stderr
@@ -154,7 +154,7 @@ def test_run_missing_input_topic_clean_error(
         timeout=120,
     )
     assert result.returncode == 1, result.stderr[-3000:]
-    last_line = result.stderr.strip().splitlines()[-1]
+    last_line = last_stderr_line(result)
     assert last_line.startswith(f"Error: input topic '{topic}' does not exist")
     assert "seer-backfill topics create" in last_line
 
@@ -172,7 +172,7 @@ def test_run_metrics_port_taken_clean_error() -> None:
             "postgresql://127.0.0.1:1/unused",
         )
     assert result.returncode == 1, result.stderr[-3000:]
-    last_line = result.stderr.strip().splitlines()[-1]
+    last_line = last_stderr_line(result)
     assert last_line.startswith(
         f"Error: metrics endpoint cannot listen on 127.0.0.1:{port}"
     )

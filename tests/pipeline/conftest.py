@@ -48,6 +48,11 @@ def seer_backfill(
     )
 
 
+def last_stderr_line(result: subprocess.CompletedProcess[str]) -> str:
+    """Return the last line a command wrote to stderr, where click puts `Error:`."""
+    return result.stderr.strip().splitlines()[-1]
+
+
 @dataclass
 class Topics:
     """Topic names of one test, so tests on the shared broker never mix."""

@@ -50,7 +50,7 @@ def test_invalid_rules_file_leaves_no_thread(
     assert _new_threads(before, wait_seconds=5) == []
 
 
-def test_unreachable_database_leaves_no_thread(
+def test_missing_database_leaves_no_thread(
     bootstrap_servers: str, clean_database: str
 ) -> None:
     missing = clean_database.rsplit("/", 1)[0] + "/no_such_database_for_setup"

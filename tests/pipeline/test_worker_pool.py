@@ -18,7 +18,7 @@ def _pool() -> WorkerPool:
 def _start_busy_task(pool: WorkerPool, tmp_path: Path) -> None:
     """Occupy the pool's only worker with a two-minute sleep."""
     # Arroyo's pool spawns its workers, so tasks are pickled by reference and
-    # must come from importable modules: this test module is not one.
+    # must come from importable modules, which this test module is not.
     started = tmp_path / "worker-started"
     pool.apply_async(os.mkdir, (str(started),)).get(timeout=60)
     assert started.is_dir()
