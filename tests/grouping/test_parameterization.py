@@ -51,19 +51,57 @@ def test_short_message_gets_no_ellipsis() -> None:
     assert normalize_message_for_grouping("one 1") == "one <int>"
 
 
-def test_prefilter_gives_same_result_as_full_regex() -> None:
-    # The prefilter leaves out patterns that cannot match; it must never
-    # change the outcome of the combined expression.
-    full = re.compile(
+def _full_regex() -> re.Pattern[str]:
+    return re.compile(
         "|".join(
             parameterization._named(*entry) for entry in parameterization._PATTERNS
         )
     )
+
+
+# Pieces of the values the patterns look for, so that random texts built
+# from them come close to every pattern, and often match one.
+_PIECES = [
+    "a", "b", "x", " ", ".", ":", "::", "-", "=", "@", "/", "(", ")", ",", "'",
+    '"', "0", "7", "12", "255", "2024", "0x1f", "deadbeef", "ms", "s", "T", "Z",
+    "Jan", "Mon", "Sunday", "GMT", "PST", "com", "COM", "io", "jso", "https://",
+    "datetime.datetime(", "True", "false", "fe80", "ffff", "%eth0",
+]  # fmt: skip
+
+
+def _random_texts(seed: int, count: int) -> list[str]:
+    generator = random.Random(seed)
     alphabet = "ab0123456789.:-=@/xX ZzfFeE'\"T,"
-    generator = random.Random(7)
     texts = [
         "".join(generator.choice(alphabet) for _ in range(generator.randint(0, 40)))
-        for _ in range(3000)
+        for _ in range(count)
+    ]
+    texts += [
+        "".join(generator.choice(_PIECES) for _ in range(generator.randint(1, 14)))
+        for _ in range(count)
+    ]
+    return texts
+
+
+def test_prefilter_gives_same_result_as_full_regex() -> None:
+    # The prefilter leaves out patterns that cannot match; it must never
+    # change the outcome of the combined expression.
+    full = _full_regex()
+    texts = [
+        *_random_texts(7, 3000),
+        "Mon Jan 02, 1999 at noon",
+        "due Jan 02, 1999",
+        "at datetime.datetime(x) now",
+        "took 1.5s and 30ms",
+        "ping db.example.com and WWW.EXAMPLE.COM",
+        "settings tenant-72.json is not an object",
+        "id 550e8400-e29b-41d4-a716-446655440000",
+        "at 15:04",
+        "on 2006-01-02",
+        "Sunday, 02-Jan-06 15:04:05 MST",
+        "Not enough stock in iad-2: requested 2",
+        "link fe80:%eth0 down",
+        "from 2001:db8:85a3:0:0:8a2e:370:7334 x",
     ]
     differing = [
         text
@@ -83,11 +121,7 @@ def _first_named_group(match: re.Match[str]) -> str:
 def test_placeholder_names_the_matching_pattern() -> None:
     # The placeholder reads `Match.lastgroup`; it must name the same pattern
     # as the first named group that matched.
-    full = re.compile(
-        "|".join(
-            parameterization._named(*entry) for entry in parameterization._PATTERNS
-        )
-    )
+    full = _full_regex()
     alphabet = "ab0123456789.:-=@/xX ZzfFeE'\"T,%"
     generator = random.Random(11)
     texts = [
