@@ -30,6 +30,7 @@ from sentry_ophio.enhancers import Cache as RustCache
 from sentry_ophio.enhancers import Enhancements as RustEnhancements
 
 from consumers.grouping.errors import GroupingError
+from consumers.grouping.memo import GenerationalMemo
 
 DEFAULT_RULES_PATH = Path(__file__).parent / "rules" / "default.txt"
 
@@ -61,9 +62,9 @@ _FRAME_MATCHER_KEYS = frozenset(
         "category",
     }
 )
-# Classifier results remembered per rule set before the memo starts over. An
-# entry takes an estimated few hundred bytes.
-MAX_CLASSIFIED_FRAMES = 4_096
+# Classifier results per generation of a rule set's memo, which holds up to
+# two. An entry takes an estimated few hundred bytes.
+CLASSIFIED_FRAMES_PER_GENERATION = 4_096
 
 ClassifierResult = tuple[str | None, bool | None]
 
@@ -85,8 +86,10 @@ class Enhancements:
     # the exception is part of what they depend on.
     classifier_per_frame: bool = False
     classifier_reads_exception: bool = True
-    _classified: dict[tuple[Any, ...], ClassifierResult] = field(
-        default_factory=dict, compare=False, repr=False
+    _classified: GenerationalMemo[tuple[Any, ...], ClassifierResult] = field(
+        default_factory=lambda: GenerationalMemo(CLASSIFIED_FRAMES_PER_GENERATION),
+        compare=False,
+        repr=False,
     )
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -168,16 +171,16 @@ class Enhancements:
             exception_key = tuple(exception_data.values())
             keys = [(exception_key, key) for key in keys]
         known = self._classified
-        results: list[ClassifierResult | None] = [known.get(key) for key in keys]
+        recall = known.get
+        results: list[ClassifierResult | None] = [recall(key) for key in keys]
         missing = [index for index, result in enumerate(results) if result is None]
         if missing:
             computed = self.classifier.apply_modifications_to_frames(
                 [frames[index] for index in missing], exception_data
             )
-            if len(known) + len(missing) > MAX_CLASSIFIED_FRAMES:
-                known.clear()
             for index, result in zip(missing, computed, strict=True):
-                results[index] = known[keys[index]] = result
+                results[index] = result
+                known.put(keys[index], result)
         return results  # type: ignore[return-value]  # no None is left
 
 

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from consumers.grouping.enhancements import Enhancements
 from consumers.grouping.frame_children import FrameChildren, build_frame_children
 from consumers.grouping.function_names import trim_function_name
+from consumers.grouping.memo import GenerationalMemo
 from consumers.grouping.platforms import (
     JAVASCRIPT_PLATFORMS,
     NATIVE_PLATFORMS,
@@ -33,9 +34,9 @@ _FAMILY_BYTES: dict[str | None, bytes] = {
 }
 # Platforms whose function names `trim_function_name` changes.
 _TRIMMED_PLATFORMS = NATIVE_PLATFORMS | {"csharp"}
-# Distinct frames remembered before the memo starts over. An entry takes an
-# estimated kilobyte, most of it the frame's strings.
-MAX_REMEMBERED_FRAMES = 4_096
+# Distinct frames per generation of the memo, which holds up to two. An
+# entry takes an estimated kilobyte, most of it the frame's strings.
+REMEMBERED_FRAMES_PER_GENERATION = 4_096
 
 
 class FrameFacts:
@@ -153,7 +154,9 @@ class FrameFacts:
         )
 
 
-_remembered: dict[tuple[Any, ...], FrameFacts] = {}
+_remembered: GenerationalMemo[tuple[Any, ...], FrameFacts] = GenerationalMemo(
+    REMEMBERED_FRAMES_PER_GENERATION
+)
 # The fields `FrameFacts` reads besides ``in_app`` and ``data``.
 _TEXT_FIELDS = (
     "platform",
@@ -205,9 +208,7 @@ def frame_facts(raw: dict[str, Any], event_platform: str | None) -> FrameFacts:
         return FrameFacts(raw, event_platform)
     if facts is None:
         facts = FrameFacts(raw, event_platform)
-        if len(_remembered) >= MAX_REMEMBERED_FRAMES:
-            _remembered.clear()
-        _remembered[key] = facts
+        _remembered.put(key, facts)
     return facts
 
 

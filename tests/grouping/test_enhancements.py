@@ -144,5 +144,5 @@ def test_classifier_memo_is_not_pickled() -> None:
     enhancements = Enhancements.parse(MEMO_RULES)
     enhancements.classify_frames([match_frame("abort")], NO_EXCEPTION)
     restored = pickle.loads(pickle.dumps(enhancements))
-    assert restored._classified == {}
+    assert len(restored._classified) == 0
     assert restored.classifier_per_frame is True
