@@ -12,9 +12,10 @@ from consumers.grouping.errors import GroupingError
 from consumers.grouping.fingerprinting import (
     FingerprintRule,
     decide_fingerprint,
+    is_default_fingerprint,
     load_built_in_rules,
 )
-from consumers.grouping.strategies import build_variant_roots
+from consumers.grouping.strategies import app_exception_roots, build_variant_roots
 from consumers.grouping.variants import (
     GroupingVariant,
     checksum_variants,
@@ -77,17 +78,26 @@ def compute_variants(
     *,
     include_overruled: bool,
     hints: bool = True,
+    system_if_needed: bool = False,
 ) -> dict[str, GroupingVariant]:
     """Compute the variants of a normalised event (see `calculate_grouping`).
 
     ``hints`` False leaves the hints out of frame components, which saves
     time when only hashes and flags are needed. Those frame components are
     shared with other events' results, so treat the trees as read-only.
-    Raises GroupingError.
+    ``system_if_needed`` leaves the ``system`` variant out when the ``app``
+    variant decides the hash without it (see `app_exception_roots`), with
+    the default fingerprint only; it takes effect only together with
+    ``include_overruled`` and ``hints`` False. Raises GroupingError.
     """
     try:
         return _compute_variants(
-            event, enhancements, fingerprint_rules, include_overruled, hints
+            event,
+            enhancements,
+            fingerprint_rules,
+            include_overruled,
+            hints,
+            system_if_needed and not include_overruled and not hints,
         )
     except GroupingError:
         raise
@@ -104,14 +114,19 @@ def _compute_variants(
     fingerprint_rules: Sequence[FingerprintRule],
     include_overruled: bool,
     hints: bool,
+    system_if_needed: bool,
 ) -> dict[str, GroupingVariant]:
     checksum = event.get("checksum")
     if isinstance(checksum, str) and checksum:
         return checksum_variants(checksum)
+    decision = decide_fingerprint(event, [*fingerprint_rules, *_built_in_rules()])
+    if system_if_needed and is_default_fingerprint(decision.fingerprint):
+        app_alone = app_exception_roots(event, enhancements)
+        if app_alone is not None:
+            return fingerprint_variants(app_alone, decision, event)
     built = build_variant_roots(
         event, enhancements, include_overruled=include_overruled, hints=hints
     )
-    decision = decide_fingerprint(event, [*fingerprint_rules, *_built_in_rules()])
     return fingerprint_variants(built, decision, event)
 
 

@@ -86,6 +86,11 @@ class Enhancements:
     # the exception is part of what they depend on.
     classifier_per_frame: bool = False
     classifier_reads_exception: bool = True
+    # Whether a contribution rule caps the contributing frames (max-frames).
+    # The cap counts every contributing frame, so a frame's flag then depends
+    # on its neighbours' flags, which differ between the app and the system
+    # variant; without it, an in-app frame's flag is the same in both.
+    limits_contributing_frames: bool = True
     _classified: GenerationalMemo[tuple[Any, ...], ClassifierResult] = field(
         default_factory=lambda: GenerationalMemo(CLASSIFIED_FRAMES_PER_GENERATION),
         compare=False,
@@ -102,6 +107,7 @@ class Enhancements:
         contributes_lines: list[str] = []
         per_frame = True
         reads_exception = False
+        limits_frames = False
         for number, raw_line in enumerate(text.splitlines(), start=1):
             line = _strip_comment(raw_line).strip()
             if not line:
@@ -122,6 +128,8 @@ class Enhancements:
                 keys = _MATCHER_KEY_RE.findall(matchers)
                 if not keys or not _FRAME_MATCHER_KEYS.issuperset(keys):
                     reads_exception = True
+            if any(action.startswith("max-frames=") for action in other_actions):
+                limits_frames = True
             for kept, lines in (
                 (classifier_actions, classifier_lines),
                 (other_actions, contributes_lines),
@@ -139,6 +147,7 @@ class Enhancements:
             text=text,
             classifier_per_frame=per_frame,
             classifier_reads_exception=reads_exception,
+            limits_contributing_frames=limits_frames,
         )
 
     def clear_classified_frames(self) -> None:

@@ -32,11 +32,13 @@ def single_exception_variants(
     enhancements: Enhancements,
     *,
     hints: bool = True,
+    app_only: bool = False,
 ) -> Variants:
     """Return the ``exception`` component per variant.
 
     Without a stack trace only the ``app`` variant exists, as in Sentry.
-    ``hints`` False leaves out frame hints (see `stacktrace_variants`).
+    ``hints`` False leaves out frame hints, and ``app_only`` the ``system``
+    variant (see `stacktrace_variants` for both).
     """
     exception_type = _text(exception.get("type"))
     mechanism = exception.get("mechanism")
@@ -49,7 +51,9 @@ def single_exception_variants(
         frames = stacktrace.get("frames") or []
         exception_data = make_exception_data(exception)
         prepared = prepare_stacktrace(frames, platform, exception_data, enhancements)
-        stacktraces = stacktrace_variants(prepared, enhancements, hints=hints)
+        stacktraces = stacktrace_variants(
+            prepared, enhancements, hints=hints, app_only=app_only
+        )
     else:
         # Without frames Sentry still adds an empty stacktrace, for the app
         # variant only.
@@ -125,15 +129,20 @@ def chained_exception_variants(
     *,
     filter_groups: bool = True,
     hints: bool = True,
+    app_only: bool = False,
 ) -> Variants:
     """Return the component per variant for all exceptions of an event.
 
     A single remaining exception is returned as its ``exception`` component,
     without the ``chained_exception`` level. ``filter_groups`` False keeps
-    every exception of an exception group.
+    every exception of an exception group. With ``app_only``, the result is
+    the full result's ``app`` variant only if no exception is an exception
+    group, because filtering groups compares the hashes of both variants.
     """
     by_exception = [
-        single_exception_variants(e, platform, enhancements, hints=hints)
+        single_exception_variants(
+            e, platform, enhancements, hints=hints, app_only=app_only
+        )
         for e in exceptions
     ]
     kept = list(range(len(exceptions)))
@@ -164,7 +173,7 @@ def ignore_variants_without_stacktrace(variants: Variants) -> None:
     with_stacktrace = [
         name
         for name, component in variants.items()
-        if _has_contributing_stacktrace(component)
+        if has_contributing_stacktrace(component)
     ]
     if not with_stacktrace:
         return
@@ -183,12 +192,18 @@ def ignore_variants_without_stacktrace(variants: Variants) -> None:
             )
 
 
-def _has_contributing_stacktrace(component: Component) -> bool:
+def is_exception_group(exception: Mapping[str, Any]) -> bool:
+    """Return whether the exception is marked as an exception group."""
+    mechanism = exception.get("mechanism")
+    return is_mapping(mechanism) and bool(mechanism.get("is_exception_group"))
+
+
+def has_contributing_stacktrace(component: Component) -> bool:
     # Looks below the given component only, and not into ignored subtrees.
     for child in component["values"]:
         if type(child) is not Component or not child["contributes"]:
             continue
-        if child["id"] == "stacktrace" or _has_contributing_stacktrace(child):
+        if child["id"] == "stacktrace" or has_contributing_stacktrace(child):
             return True
     return False
 
@@ -239,7 +254,7 @@ def filter_exception_groups(
         return int(exceptions[index]["mechanism"]["exception_id"])
 
     def is_group(index: int) -> bool:
-        return bool(exceptions[index]["mechanism"].get("is_exception_group"))
+        return is_exception_group(exceptions[index])
 
     def top_level(index: int, path: frozenset[int]) -> Iterator[int]:
         # Groups are looked through to the first exceptions that are not groups.

@@ -49,6 +49,12 @@ def is_default_variable(value: object) -> bool:
     return isinstance(value, str) and _DEFAULT_VARIABLE_RE.match(value) is not None
 
 
+def is_default_fingerprint(fingerprint: Sequence[str]) -> bool:
+    """Return whether ``fingerprint`` is ``{{ default }}`` alone, which groups
+    by the strategies' hashes unchanged."""
+    return len(fingerprint) == 1 and is_default_variable(fingerprint[0])
+
+
 @dataclass(frozen=True)
 class FingerprintRule:
     """One ``matchers -> fingerprint`` rule; matchers are (key, glob), ``!`` negates."""

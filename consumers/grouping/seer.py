@@ -3,8 +3,9 @@
 `seer_inputs` returns the same primary hash, frame-count flag and stacktrace
 string as `calculate_grouping` followed by `has_too_many_contributing_frames`
 and `get_stacktrace_string` on its grouping info, but faster: it skips the
-strategies after the winning one and the frame hints, and it reads the
-component trees without building the grouping-info dicts.
+strategies after the winning one, the frame hints and, when the app variant
+decides the hash, the system variant. It reads the component trees without
+building the grouping-info dicts.
 """
 
 from __future__ import annotations
@@ -49,7 +50,12 @@ def seer_inputs(
     if enhancements is None:
         enhancements = load_enhancements()
     variants = compute_variants(
-        event, enhancements, (), include_overruled=False, hints=False
+        event,
+        enhancements,
+        (),
+        include_overruled=False,
+        hints=False,
+        system_if_needed=True,
     )
     hashes = ordered_hashes(variants)
     # The few keys that the frame count and the string read, in Sentry's

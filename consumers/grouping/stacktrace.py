@@ -26,12 +26,21 @@ from consumers.grouping.prepared_frames import PreparedFrame, PreparedStacktrace
 
 
 def stacktrace_variants(
-    stacktrace: PreparedStacktrace, enhancements: Enhancements, *, hints: bool = True
+    stacktrace: PreparedStacktrace,
+    enhancements: Enhancements,
+    *,
+    hints: bool = True,
+    app_only: bool = False,
 ) -> dict[str, Component]:
     """Return the ``app`` and ``system`` stacktrace components of a stack trace.
 
     With ``hints`` False the frame components carry no hints, which saves
     most of the work per frame. Flags, values and so the hashes stay the same.
+    With ``app_only`` the result has the ``app`` component alone, the same
+    as in the full result, and the system variant's contribution pass is
+    skipped. Only rules without ``max-frames`` allow it (see
+    `Enhancements.limits_contributing_frames`): with such a rule, whether
+    the app variant contributes depends on the system variant's pass.
     """
     frames = stacktrace.frames
     if not frames:
@@ -41,24 +50,35 @@ def stacktrace_variants(
                 contributes=False,
                 hint="ignored because it contains no frames",
             )
-            for variant in ("app", "system")
+            for variant in (("app",) if app_only else ("app", "system"))
         }
 
     children = [frame.facts.children for frame in frames]
     contributes, incoming = _frame_flags(frames, children)
     in_app = [bool(frame.in_app) for frame in frames]
+    if app_only:
+        app_rules, app_result = _app_contribution_rules(
+            stacktrace, enhancements, contributes, in_app
+        )
+        app_frames, app = _app_component(
+            stacktrace,
+            enhancements,
+            children,
+            (incoming if hints else None),
+            in_app,
+            app_rules,
+            app_result,
+        )
+        # Without `max-frames`, an in-app frame's flag is the same in both
+        # passes, so the app pass tells whether an in-app frame contributes.
+        _explain_ignored_app(
+            app, in_app, any(frame["contributes"] for frame in app_frames)
+        )
+        return {"app": app}
+
     system_rules, system_result, app_rules, app_result = _apply_contribution_rules(
         stacktrace, enhancements, contributes, in_app
     )
-    app_flags = (
-        [False] * len(frames)
-        if app_rules is None
-        else [
-            is_app and bool(rules.contributes)
-            for rules, is_app in zip(app_rules, in_app, strict=True)
-        ]
-    )
-
     if hints:
         system_frames = [
             Component.for_frame(
@@ -71,12 +91,6 @@ def stacktrace_variants(
                 children, system_rules, incoming, in_app, strict=True
             )
         ]
-        app_frames = [
-            Component.for_frame(built, flag, hint, is_app)
-            for built, flag, hint, is_app in zip(
-                children, app_flags, incoming, in_app, strict=True
-            )
-        ]
     else:
         # Without hints a frame component is one of four per distinct frame,
         # so the components are shared by both variants and all events.
@@ -84,17 +98,72 @@ def stacktrace_variants(
             _shared_frame(built, bool(rules.contributes), is_app)
             for built, rules, is_app in zip(children, system_rules, in_app, strict=True)
         ]
-        app_frames = [
-            _shared_frame(built, flag, is_app)
-            for built, flag, is_app in zip(children, app_flags, in_app, strict=True)
-        ]
-
     system = Component(
         "stacktrace",
         system_frames,
         contributes=bool(system_result.contributes),
         hint=stacktrace_hint(system_result.hint),
     )
+    _app_frames, app = _app_component(
+        stacktrace,
+        enhancements,
+        children,
+        (incoming if hints else None),
+        in_app,
+        app_rules,
+        app_result,
+    )
+    if not any(frame["contributes"] for frame in system_frames):
+        system.update_component(
+            contributes=False, hint="ignored because it contains no contributing frames"
+        )
+    # In-app frames are counted in the system variant because only there
+    # does every frame keep its own contributes flag.
+    _explain_ignored_app(
+        app,
+        in_app,
+        any(
+            frame["contributes"] and is_app
+            for frame, is_app in zip(system_frames, in_app, strict=True)
+        ),
+    )
+    return {"app": app, "system": system}
+
+
+def _app_component(
+    stacktrace: PreparedStacktrace,
+    enhancements: Enhancements,
+    children: list[FrameChildren],
+    incoming: list[str | None] | None,
+    in_app: list[bool],
+    app_rules: list[RustComponent] | None,
+    app_result: AssembleResult | None,
+) -> tuple[list[Component], Component]:
+    """Build the app variant's frame components and stacktrace component.
+
+    ``incoming`` are the frame strategy's hints, or None to leave hints out.
+    ``app_rules`` and ``app_result`` are None when no frame is in-app.
+    """
+    app_flags = (
+        [False] * len(in_app)
+        if app_rules is None
+        else [
+            is_app and bool(rules.contributes)
+            for rules, is_app in zip(app_rules, in_app, strict=True)
+        ]
+    )
+    if incoming is not None:
+        app_frames = [
+            Component.for_frame(built, flag, hint, is_app)
+            for built, flag, hint, is_app in zip(
+                children, app_flags, incoming, in_app, strict=True
+            )
+        ]
+    else:
+        app_frames = [
+            _shared_frame(built, flag, is_app)
+            for built, flag, is_app in zip(children, app_flags, in_app, strict=True)
+        ]
     if app_result is None:
         app = Component("stacktrace", app_frames, contributes=False)
     else:
@@ -104,11 +173,9 @@ def stacktrace_variants(
             contributes=bool(app_result.contributes),
             hint=stacktrace_hint(app_result.hint),
         )
-    if hints:
+    if incoming is not None:
         add_app_frame_hints(stacktrace, enhancements, app_frames, app_rules)
-
-    _explain_ignored_stacktraces(app, system, system_frames, in_app)
-    return {"app": app, "system": system}
+    return app_frames, app
 
 
 def _frame_flags(
@@ -149,23 +216,39 @@ def _apply_contribution_rules(
     Returns per variant the per-frame results and the stack trace's result.
     The app variant's are None when it has no in-app frame.
     """
-    assemble = enhancements.contributes.assemble_stacktrace_component
-    match_frames = stacktrace.match_frames
     system_rules = [RustComponent(flag) for flag in contributes]
-    system_result = assemble(match_frames, stacktrace.exception_data, system_rules)
+    system_result = enhancements.contributes.assemble_stacktrace_component(
+        stacktrace.match_frames, stacktrace.exception_data, system_rules
+    )
     # The app variant needs its own pass only when in-app and other frames
     # mix: without in-app frames it cannot contribute, and with only in-app
     # frames its input equals the system variant's.
     if all(in_app):
         return system_rules, system_result, system_rules, system_result
+    app_rules, app_result = _app_contribution_rules(
+        stacktrace, enhancements, contributes, in_app
+    )
+    return system_rules, system_result, app_rules, app_result
+
+
+def _app_contribution_rules(
+    stacktrace: PreparedStacktrace,
+    enhancements: Enhancements,
+    contributes: list[bool],
+    in_app: list[bool],
+) -> tuple[list[RustComponent] | None, AssembleResult | None]:
+    """Run the contribution rules for the app variant, in which only in-app
+    frames count; (None, None) when no frame is in-app."""
     if not any(in_app):
-        return system_rules, system_result, None, None
+        return None, None
     app_rules = [
         RustComponent(flag and app)
         for flag, app in zip(contributes, in_app, strict=True)
     ]
-    app_result = assemble(match_frames, stacktrace.exception_data, app_rules)
-    return system_rules, system_result, app_rules, app_result
+    app_result = enhancements.contributes.assemble_stacktrace_component(
+        stacktrace.match_frames, stacktrace.exception_data, app_rules
+    )
+    return app_rules, app_result
 
 
 def _shared_frame(built: FrameChildren, contributes: bool, in_app: bool) -> Component:
@@ -232,26 +315,14 @@ def add_app_frame_hints(
         )
 
 
-def _explain_ignored_stacktraces(
-    app: Component,
-    system: Component,
-    system_frames: list[Component],
-    in_app: list[bool],
+def _explain_ignored_app(
+    app: Component, in_app: list[bool], in_app_frame_contributes: bool
 ) -> None:
-    # Frames are counted in the system variant because only there does every
-    # frame keep its own contributes flag.
-    if not any(frame["contributes"] for frame in system_frames):
-        system.update_component(
-            contributes=False, hint="ignored because it contains no contributing frames"
-        )
     if not any(in_app):
         app.update_component(
             contributes=False, hint="ignored because it contains no in-app frames"
         )
-    elif not any(
-        frame["contributes"] and is_app
-        for frame, is_app in zip(system_frames, in_app, strict=True)
-    ):
+    elif not in_app_frame_contributes:
         app.update_component(
             contributes=False, hint="ignored because it contains no contributing frames"
         )

@@ -17,7 +17,9 @@ from consumers.grouping.component import Component
 from consumers.grouping.enhancements import Enhancements
 from consumers.grouping.exception_strategy import (
     chained_exception_variants,
+    has_contributing_stacktrace,
     ignore_variants_without_stacktrace,
+    is_exception_group,
 )
 from consumers.grouping.frames import is_mapping
 from consumers.grouping.message_strategy import message_variants, template_variants
@@ -32,14 +34,18 @@ Variants = dict[str, Component]
 Strategy = Callable[[Mapping[str, Any], Enhancements, bool], Variants | None]
 
 
-def _exceptions(
-    event: Mapping[str, Any], enhancements: Enhancements, hints: bool
-) -> Variants | None:
+def _exception_values(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     exception = event.get("exception")
     values = exception.get("values") if is_mapping(exception) else None
     if not isinstance(values, list):
-        return None
-    exceptions = [value for value in values if is_mapping(value)]
+        return []
+    return [value for value in values if is_mapping(value)]
+
+
+def _exceptions(
+    event: Mapping[str, Any], enhancements: Enhancements, hints: bool
+) -> Variants | None:
+    exceptions = _exception_values(event)
     if not exceptions:
         return None
     variants = chained_exception_variants(
@@ -217,3 +223,35 @@ def build_variant_roots(
 def _platform(event: Mapping[str, Any]) -> str | None:
     platform = event.get("platform")
     return platform if isinstance(platform, str) else None
+
+
+def app_exception_roots(
+    event: Mapping[str, Any], enhancements: Enhancements
+) -> VariantRoots | None:
+    """Return the app variant's root, built alone, when it decides the hash.
+
+    That is when the exception strategy, which runs first, gives the app
+    variant a contributing stack trace: the app variant then wins whatever
+    the system variant holds, and its root and hash are those that
+    `build_variant_roots` computes without overruled strategies and hints.
+    Returns None when the system variant is needed to know: no exception,
+    an exception group, rules with ``max-frames``, or an app variant
+    without a contributing stack trace, which the system variant's stack
+    trace would overrule.
+    """
+    if enhancements.limits_contributing_frames:
+        return None
+    exceptions = _exception_values(event)
+    if not exceptions or any(is_exception_group(e) for e in exceptions):
+        return None
+    app = chained_exception_variants(
+        exceptions,
+        _platform(event),
+        enhancements,
+        filter_groups=not _is_python_sdk_3(event),
+        hints=False,
+        app_only=True,
+    ).get("app")
+    if app is None or not has_contributing_stacktrace(app):
+        return None
+    return VariantRoots({"app": Component("app", [app])}, {"app": app.get_hash()})

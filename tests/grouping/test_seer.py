@@ -33,6 +33,7 @@ from consumers.grouping import (
     normalize_event,
     seer_inputs,
 )
+from consumers.grouping.api import compute_variants
 from consumers.grouping.caches import clear_caches
 from consumers.grouping.conformance import (
     default_shared_dir,
@@ -40,6 +41,7 @@ from consumers.grouping.conformance import (
     load_reference_enhancements,
     prepare_input,
 )
+from consumers.grouping.strategies import app_exception_roots
 from consumers.samples import generate_events, vary_event
 
 SHARED = default_shared_dir()
@@ -199,6 +201,134 @@ def test_forgotten_frames_need_no_collector(
     assert "Component" not in cyclic
     assert "FrameChildren" not in cyclic
     assert "_RenderedFrame" not in cyclic
+
+
+# Contribution rules whose ranges reach across in-app and other frames, and
+# a minimum frame count, none of which needs the system variant's pass.
+RANGED_RULES = """
+app:no                          v+group
+function:*_v*                   ^-group
+path:**/site-packages/**        +group
+module:*checkout*               ^+group
+function:*handler*              min-frames=2
+"""
+
+
+def _app_alone(
+    event: Mapping[str, Any], enhancements: Enhancements
+) -> dict[str, Any] | None:
+    """The app variant as the Seer path computes it, when it skips the system one."""
+    if app_exception_roots(event, enhancements) is None:
+        return None
+    variants = compute_variants(
+        event,
+        enhancements,
+        (),
+        include_overruled=False,
+        hints=False,
+        system_if_needed=True,
+    )
+    if "system" in variants:  # a fingerprint other than the default one
+        return None
+    return _plain(variants["app"].as_dict())
+
+
+def _full_app(event: Mapping[str, Any], enhancements: Enhancements) -> dict[str, Any]:
+    variants = compute_variants(
+        event, enhancements, (), include_overruled=False, hints=False
+    )
+    return _plain(variants["app"].as_dict())
+
+
+def _plain(variant: Mapping[str, Any]) -> dict[str, Any]:
+    plain: dict[str, Any] = json.loads(json.dumps(variant))
+    return plain
+
+
+@pytest.mark.parametrize("rules", ["default", "ranged"])
+def test_app_variant_alone_equals_the_full_app_variant(
+    rules: str, sdk_events: list[dict[str, Any]], default_enhancements: Enhancements
+) -> None:
+    enhancements = (
+        default_enhancements
+        if rules == "default"
+        else Enhancements.parse(RANGED_RULES, source="ranged rules")
+    )
+    alone = 0
+    for event in sdk_events:
+        app = _app_alone(event, enhancements)
+        if app is not None:
+            assert app == _full_app(event, enhancements)
+            alone += 1
+        assert_same_as_full_path(event, enhancements)
+    # Most SDK events have in-app frames, so the shortcut must apply to them.
+    assert alone > len(sdk_events) // 2
+
+
+@needs_reference
+@pytest.mark.parametrize("platform", OTHER_PLATFORMS)
+def test_app_variant_alone_on_reference_inputs(
+    platform: str, default_enhancements: Enhancements
+) -> None:
+    alone = 0
+    for _name, input_path, _snapshot in REFERENCE_CASES:
+        try:
+            event = normalize_event(
+                _raw_reference(input_path, platform), keep_unknown_attributes=True
+            )
+            app = _app_alone(event, default_enhancements)
+        except GroupingError:
+            continue
+        if app is not None:
+            assert app == _full_app(event, default_enhancements)
+            alone += 1
+    assert alone > 0
+
+
+def test_rules_with_max_frames_keep_the_system_variant(
+    sdk_events: list[dict[str, Any]],
+) -> None:
+    # The cap counts the system variant's contributing frames too, so the
+    # app variant alone could differ: the shortcut must not apply.
+    enhancements = Enhancements.parse(
+        RANGED_RULES + "app:yes max-frames=2\n", source="capped rules"
+    )
+    assert enhancements.limits_contributing_frames
+    for event in sdk_events:
+        assert app_exception_roots(event, enhancements) is None
+        assert_same_as_full_path(event, enhancements)
+
+
+def test_exception_groups_keep_the_system_variant(
+    default_enhancements: Enhancements,
+) -> None:
+    # Filtering an exception group compares both variants' hashes.
+    frames = [{"function": "handle", "module": "shop.cart", "in_app": True}]
+    exceptions = [
+        {
+            "type": "ExceptionGroup",
+            "value": "2 errors",
+            "mechanism": {
+                "type": "chained",
+                "exception_id": 0,
+                "is_exception_group": True,
+            },
+            "stacktrace": {"frames": frames},
+        },
+        {
+            "type": "KeyError",
+            "mechanism": {"type": "chained", "exception_id": 1, "parent_id": 0},
+            "stacktrace": {"frames": frames},
+        },
+        {
+            "type": "ValueError",
+            "mechanism": {"type": "chained", "exception_id": 2, "parent_id": 0},
+            "stacktrace": {"frames": frames},
+        },
+    ]
+    event = normalize_event({"platform": "python", "exception": {"values": exceptions}})
+    assert app_exception_roots(event, default_enhancements) is None
+    assert_same_as_full_path(event, default_enhancements)
 
 
 def test_seer_inputs_of_odd_shapes(default_enhancements: Enhancements) -> None:

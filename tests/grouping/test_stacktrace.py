@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from consumers.grouping import GroupingResult
+import pytest
+
+from consumers.grouping import Enhancements, GroupingResult
+from consumers.grouping.prepared_frames import make_exception_data, prepare_stacktrace
+from consumers.grouping.stacktrace import stacktrace_variants
 
 GroupFn = Callable[..., GroupingResult]
 FindFn = Callable[[Mapping[str, Any], str], list[Mapping[str, Any]]]
@@ -197,3 +201,37 @@ def test_javascript_query_string_is_dropped(group: GroupFn) -> None:
         return {"platform": "javascript", "stacktrace": {"frames": [frame]}}
 
     assert group(event("app.js?v=1")).hashes == group(event("app.js?v=2")).hashes
+
+
+APP_ONLY_RULES = """
+module:shop.ignored*            -group
+function:abort                  ^-group
+module:lib.*                    v+group
+"""
+
+
+def _stacktraces() -> list[list[dict[str, Any]]]:
+    return [
+        [lib_frame("dispatch"), app_frame("checkout")],
+        [app_frame("checkout"), app_frame("pay")],
+        [lib_frame("dispatch"), lib_frame("run")],
+        # In-app frames that the rules ignore: the app variant does not count.
+        [lib_frame("dispatch"), app_frame("ignored_cart")],
+        [app_frame("checkout"), lib_frame("abort"), app_frame("ignored_pay")],
+        [lib_frame("serve"), app_frame("checkout"), lib_frame("abort")],
+        [],
+    ]
+
+
+@pytest.mark.parametrize("hints", [True, False])
+def test_app_only_gives_the_full_app_component(hints: bool) -> None:
+    enhancements = Enhancements.parse(APP_ONLY_RULES, source="app-only rules")
+    for frames in _stacktraces():
+        prepared = prepare_stacktrace(
+            frames, "python", make_exception_data(None), enhancements
+        )
+        full = stacktrace_variants(prepared, enhancements, hints=hints)
+        alone = stacktrace_variants(prepared, enhancements, hints=hints, app_only=True)
+        assert list(alone) == ["app"]
+        assert alone["app"] == full["app"], frames
+        assert alone["app"]["hint"] == full["app"]["hint"]
