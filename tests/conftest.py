@@ -8,6 +8,7 @@ never see each other's rows.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -40,15 +41,15 @@ def _database_url(name: str) -> str:
     return f"{base}/{name}"
 
 
-@pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    """A migrated database of its own for this test session."""
+@contextlib.contextmanager
+def _migrated_database() -> Iterator[str]:
+    """Create a migrated database of its own; drop it on exit."""
     name = f"seer_backfill_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = _database_url(name)
-    migrate(url)
     try:
+        migrate(url)
         yield url
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
@@ -57,6 +58,20 @@ def database_url() -> Iterator[str]:
                     sql.Identifier(name)
                 )
             )
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A migrated database of its own for this test session."""
+    with _migrated_database() as url:
+        yield url
+
+
+@pytest.fixture
+def own_database() -> Iterator[str]:
+    """A migrated database for this test alone, for rows other tests must not see."""
+    with _migrated_database() as url:
+        yield url
 
 
 @pytest.fixture
