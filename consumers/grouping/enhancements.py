@@ -180,9 +180,15 @@ class Enhancements:
             exception_key = tuple(exception_data.values())
             keys = [(exception_key, key) for key in keys]
         known = self._classified
-        recall = known.get
-        results: list[ClassifierResult | None] = [recall(key) for key in keys]
-        missing = [index for index, result in enumerate(results) if result is None]
+        recent = known.recent
+        results: list[ClassifierResult | None] = [recent.get(key) for key in keys]
+        missing = []
+        for index, result in enumerate(results):
+            if result is None:
+                # Not in the recent generation: try the old one.
+                result = results[index] = known.get(keys[index])
+                if result is None:
+                    missing.append(index)
         if missing:
             computed = self.classifier.apply_modifications_to_frames(
                 [frames[index] for index in missing], exception_data

@@ -25,20 +25,22 @@ class GenerationalMemo(Generic[K, V]):
 
     Keys must be hashable: `get` and `put` raise `TypeError` otherwise.
     ``None`` cannot be stored, because `get` returns it for a miss.
+    ``recent`` is the recent generation. Hot loops may look a key up there
+    first, which saves a method call per hit, and call `get` on a miss.
     """
 
-    __slots__ = ("_old", "_recent", "capacity")
+    __slots__ = ("_old", "capacity", "recent")
 
     def __init__(self, capacity: int) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {capacity}")
         self.capacity = capacity
-        self._recent: dict[K, V] = {}
+        self.recent: dict[K, V] = {}
         self._old: dict[K, V] = {}
 
     def get(self, key: K) -> V | None:
         """Return the value remembered for ``key``, or None."""
-        value = self._recent.get(key)
+        value = self.recent.get(key)
         if value is None:
             value = self._old.pop(key, None)
             if value is not None:
@@ -47,15 +49,15 @@ class GenerationalMemo(Generic[K, V]):
 
     def put(self, key: K, value: V) -> None:
         """Remember ``value`` for ``key``."""
-        if len(self._recent) >= self.capacity:
-            self._old = self._recent
-            self._recent = {}
-        self._recent[key] = value
+        if len(self.recent) >= self.capacity:
+            self._old = self.recent
+            self.recent = {}
+        self.recent[key] = value
 
     def clear(self) -> None:
         """Forget every entry."""
-        self._recent = {}
+        self.recent = {}
         self._old = {}
 
     def __len__(self) -> int:
-        return len(self._recent) + len(self._old)
+        return len(self.recent) + len(self._old)

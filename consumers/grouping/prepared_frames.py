@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from consumers.grouping.enhancements import Enhancements
+from consumers.grouping.enhancements import ClassifierResult, Enhancements
 from consumers.grouping.frame_children import FrameChildren, build_frame_children
 from consumers.grouping.function_names import trim_function_name
 from consumers.grouping.memo import GenerationalMemo
@@ -44,12 +44,17 @@ class FrameFacts:
 
     ``match`` is the frame as sentry-ophio's matchers read it (UTF-8 bytes),
     with ``orig_in_app`` left out (None), and ``match_key`` its values.
-    Shared by every equal frame: never modify it.
+    Shared by every equal frame: never modify it, except ``classified`` (the
+    frame's `Classified` values) and ``classified_by`` (the rules that gave
+    them), which `prepare_stacktrace` fills when the rules judge each frame
+    on its own.
     """
 
     __slots__ = (
         "category",
         "children",
+        "classified",
+        "classified_by",
         "client_in_app",
         "filename",
         "function",
@@ -140,6 +145,8 @@ class FrameFacts:
             "path": path.lower().encode() if path else None,
         }
         self.match_key = tuple(self.match.values())
+        self.classified: Classified | None = None
+        self.classified_by: Enhancements | None = None
         context_line = get("context_line")
         self.children: FrameChildren = build_frame_children(
             abs_path,
@@ -203,43 +210,75 @@ def frame_facts(raw: dict[str, Any], event_platform: str | None) -> FrameFacts:
         *map(get, _TEXT_FIELDS),
     )
     try:
-        facts = _remembered.get(key)
+        # The recent generation first: most frames are found there.
+        facts = _remembered.recent.get(key)
     except TypeError:  # an unhashable value, such as a list, in a text field
         return FrameFacts(raw, event_platform)
     if facts is None:
-        facts = FrameFacts(raw, event_platform)
-        _remembered.put(key, facts)
+        facts = _remembered.get(key)
+        if facts is None:
+            facts = FrameFacts(raw, event_platform)
+            _remembered.put(key, facts)
     return facts
+
+
+# A frame's (in_app, category, orig_in_app, changed match) after the
+# classifier rules. The changed match is a copy of the facts' match frame
+# with the new values, or None when the rules changed nothing it contains.
+# Such a tuple usually contains no container, so CPython's cyclic collector
+# stops tracking it, which saves a traversal per remembered frame.
+Classified = tuple[bool | None, str | None, int | None, dict[str, Any] | None]
+
+
+def _classified(facts: FrameFacts, result: ClassifierResult) -> Classified:
+    """Apply one frame's classifier result (category, in_app) to its facts."""
+    category, rule_in_app = result
+    in_app, orig_in_app = facts.in_app, facts.orig_in_app
+    if rule_in_app is not None and in_app != rule_in_app:
+        orig_in_app = _original_in_app(in_app, orig_in_app)
+        in_app = rule_in_app
+    if category is None:
+        category = facts.category
+    if in_app is None:
+        # A frame that neither the client nor a rule marked is not in-app.
+        orig_in_app = _original_in_app(in_app, orig_in_app)
+        in_app = False
+    match = facts.match
+    changed = None
+    encoded_category = match["category"] if category is None else category.encode()
+    if encoded_category != match["category"] or match["in_app"] != in_app:
+        changed = {**match, "category": encoded_category, "in_app": in_app}
+    return (in_app, category, orig_in_app, changed)
+
+
+def _original_in_app(in_app: bool | None, orig_in_app: int | None) -> int | None:
+    """Return the ``orig_in_app`` to keep when in_app changes: like Sentry,
+    the first recorded value, else the current one (-1 for unset)."""
+    if orig_in_app is not None:
+        return orig_in_app
+    return -1 if in_app is None else int(in_app)
 
 
 class PreparedFrame:
     """One frame of one stack trace after the classifier rules.
 
-    ``in_app``, ``category`` and ``orig_in_app`` start as the frame's own
-    values and change with the rules. ``match`` is the facts' shared match
-    frame until a rule changes the frame, and then a copy with new values.
+    ``match`` is the facts' shared match frame, or a copy with the values
+    that the rules changed.
     """
 
     __slots__ = ("category", "facts", "in_app", "match", "orig_in_app", "raw")
 
-    def __init__(self, raw: dict[str, Any], event_platform: str | None) -> None:
+    def __init__(
+        self, raw: dict[str, Any], facts: FrameFacts, classified: Classified
+    ) -> None:
         self.raw = raw
-        facts = self.facts = frame_facts(raw, event_platform)
-        self.in_app = facts.in_app
-        self.category = facts.category
-        self.orig_in_app = facts.orig_in_app
-        self.match = facts.match
+        self.facts = facts
+        self.in_app, self.category, self.orig_in_app, changed = classified
+        self.match = facts.match if changed is None else changed
 
     @property
     def client_in_app(self) -> bool | None:
         return self.facts.client_in_app
-
-    def set_in_app(self, value: bool) -> None:
-        if self.in_app == value:
-            return
-        if self.orig_in_app is None:
-            self.orig_in_app = -1 if self.in_app is None else int(self.in_app)
-        self.in_app = value
 
 
 class PreparedStacktrace:
@@ -273,35 +312,64 @@ def prepare_stacktrace(
     enhancements: Enhancements,
 ) -> PreparedStacktrace:
     """Apply the classifier rules to one stack trace's frames (oldest first)."""
+    # Events are decoded JSON, so frames are plain dicts.
+    raws = [frame for frame in frames if type(frame) is dict]
+    facts = [frame_facts(raw, event_platform) for raw in raws]
+    if (
+        enhancements.classifier_per_frame
+        and not enhancements.classifier_reads_exception
+    ):
+        classified = _classify_each(facts, exception_data, enhancements)
+    elif facts:
+        results = enhancements.classify_frames(
+            [frame.match for frame in facts],
+            exception_data,
+            keys=[frame.match_key for frame in facts],
+        )
+        classified = [
+            _classified(frame, result)
+            for frame, result in zip(facts, results, strict=True)
+        ]
+    else:
+        classified = []
     prepared = [
-        # Events are decoded JSON, so frames are plain dicts.
-        PreparedFrame(frame, event_platform)
-        for frame in frames
-        if type(frame) is dict
+        PreparedFrame(raw, frame, values)
+        for raw, frame, values in zip(raws, facts, classified, strict=True)
     ]
-    if not prepared:
-        return PreparedStacktrace(prepared, exception_data)
-    results = enhancements.classify_frames(
-        [frame.match for frame in prepared],
-        exception_data,
-        keys=[frame.facts.match_key for frame in prepared],
-    )
-    for frame, (category, in_app) in zip(prepared, results, strict=True):
-        if in_app is not None:
-            frame.set_in_app(in_app)
-        if category is not None:
-            frame.category = category
-        if frame.in_app is None:
-            frame.set_in_app(False)
-        match = frame.match
-        encoded_category = match["category"] if category is None else category.encode()
-        if encoded_category != match["category"] or match["in_app"] != frame.in_app:
-            frame.match = {
-                **match,
-                "category": encoded_category,
-                "in_app": bool(frame.in_app),
-            }
     return PreparedStacktrace(prepared, exception_data)
+
+
+def _classify_each(
+    facts: list[FrameFacts],
+    exception_data: ExceptionData,
+    enhancements: Enhancements,
+) -> list[Classified]:
+    """Classify frames whose result depends on the frame alone.
+
+    Each distinct frame keeps its values under the last rule set that
+    classified it, so a frame seen before costs no rules engine call and
+    no lookup of its values.
+    """
+    classified: list[Classified | None] = []
+    missing: list[int] = []
+    for index, frame in enumerate(facts):
+        if frame.classified_by is enhancements:
+            classified.append(frame.classified)
+        else:
+            classified.append(None)
+            missing.append(index)
+    if missing:
+        results = enhancements.classify_frames(
+            [facts[index].match for index in missing],
+            exception_data,
+            keys=[facts[index].match_key for index in missing],
+        )
+        for index, result in zip(missing, results, strict=True):
+            frame = facts[index]
+            values = classified[index] = _classified(frame, result)
+            frame.classified = values
+            frame.classified_by = enhancements
+    return classified  # type: ignore[return-value]  # no None is left
 
 
 def make_exception_data(exception: Mapping[str, Any] | None) -> ExceptionData:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
-from consumers.grouping import load_enhancements
+from consumers.grouping import Enhancements, load_enhancements
 from consumers.grouping.prepared_frames import (
     FrameFacts,
+    PreparedStacktrace,
     clear_remembered_frames,
     frame_facts,
     make_exception_data,
@@ -95,3 +97,50 @@ def test_rule_changes_do_not_touch_shared_match_frame() -> None:
     assert prepared.frames[0].in_app is False
     assert facts.match["in_app"] is True
     assert prepared.frames[0].match["in_app"] is False
+
+
+def _classified_values(prepared: PreparedStacktrace) -> list[tuple[Any, ...]]:
+    return [
+        (frame.in_app, frame.category, frame.orig_in_app, frame.match)
+        for frame in prepared.frames
+    ]
+
+
+CLASSIFIER_RULES = """
+module:shop.*                   +app
+function:abort                  category=throw
+module:lib.*                    -app
+"""
+
+
+def test_remembered_classification_equals_fresh_one() -> None:
+    rules = Enhancements.parse(CLASSIFIER_RULES, source="classifier rules")
+    assert rules.classifier_per_frame
+    assert not rules.classifier_reads_exception
+    # The same rules, judged per stack trace by the rules engine every time.
+    engine_only = dataclasses.replace(rules, classifier_per_frame=False)
+    frames: list[dict[str, Any]] = [
+        {"function": "checkout", "module": "shop.cart"},
+        {"function": "abort", "module": "lib.c", "in_app": True},
+        {"function": "run", "module": "lib.loop", "data": {"orig_in_app": 1}},
+        {"function": "main", "module": "app"},
+    ]
+    exception_data = make_exception_data(None)
+    clear_remembered_frames()
+    expected = _classified_values(
+        prepare_stacktrace(frames, "python", exception_data, engine_only)
+    )
+    for _ in range(2):  # computed, then remembered on the frames' facts
+        prepared = prepare_stacktrace(frames, "python", exception_data, rules)
+        assert _classified_values(prepared) == expected
+
+
+def test_remembered_classification_is_per_rule_set() -> None:
+    frame = {"function": "checkout", "module": "shop.cart"}
+    exception_data = make_exception_data(None)
+    marking = Enhancements.parse("module:shop.* +app", source="marking rules")
+    clear_remembered_frames()
+    marked = prepare_stacktrace([frame], "python", exception_data, marking)
+    plain = prepare_stacktrace([frame], "python", exception_data, load_enhancements())
+    assert marked.frames[0].in_app is True
+    assert plain.frames[0].in_app is False
