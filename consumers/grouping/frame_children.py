@@ -15,6 +15,7 @@ from typing import Any
 
 from consumers.grouping.component import Component
 from consumers.grouping.frame_strategy import (
+    apply_unknown_javascript_name,
     context_line_component,
     filename_component,
     function_component,
@@ -161,13 +162,18 @@ def build_frame_children(
         )
         context_line = context_line_component(raw_line, url_without_function)
 
-    function_child, function_contributed = function_component(
+    function_child = function_component(
         function,
         raw_function,
         platform,
         sourcemap_used,
         context_line is not None and context_line.contributes,
     )
+    function_contributed = function_child.contributes
+    if family == "javascript":
+        function_child = apply_unknown_javascript_name(
+            function_child, raw_function or function
+        )
 
     children = [module, filename_child, function_child]
     contributes = (

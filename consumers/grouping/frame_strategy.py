@@ -142,13 +142,13 @@ def function_component(
     platform: str | None,
     sourcemap_used: bool,
     context_line_available: bool,
-) -> tuple[Component, bool]:
+) -> Component:
     """Build the function child from the trimmed and the raw function name.
 
-    Returns the child and whether it contributed before the JavaScript
-    unknown-name rule, which Sentry applies after the frame took its flag.
-    C# prefers the raw name because Sentry started trimming C# names after
-    their hashes were fixed.
+    The JavaScript rule for unknown names is left to
+    `apply_unknown_javascript_name`, because Sentry applies it after the
+    frame took its flag from this child. C# prefers the raw name because
+    Sentry started trimming C# names after their hashes were fixed.
     """
     if platform == "csharp":
         name = raw_function or function
@@ -156,22 +156,18 @@ def function_component(
         name = function or raw_function
     family = behavior_family(platform)
     if not name:
-        component = _EMPTY_FUNCTION
-    else:
-        component = _named_function_component(name, platform, family)
-        if family == "javascript" and sourcemap_used and context_line_available:
-            # Function names from source maps are unreliable when the
-            # context line can identify the frame instead.
-            component = Component(
-                "function",
-                component.values_list,
-                contributes=False,
-                hint="ignored because sourcemap used and context line available",
-            )
-    contributed = component.contributes
-    if family == "javascript":
-        component = _apply_unknown_javascript_name(component, raw_function or function)
-    return component, contributed
+        return _EMPTY_FUNCTION
+    component = _named_function_component(name, platform, family)
+    if family == "javascript" and sourcemap_used and context_line_available:
+        # Function names from source maps are unreliable when the
+        # context line can identify the frame instead.
+        component = Component(
+            "function",
+            component.values_list,
+            contributes=False,
+            hint="ignored because sourcemap used and context line available",
+        )
+    return component
 
 
 def _named_function_component(
@@ -213,9 +209,12 @@ def _named_function_component(
     return Component("function", [name])
 
 
-def _apply_unknown_javascript_name(component: Component, name: str | None) -> Component:
-    # Unknown function names are dropped consistently, so equal errors from
-    # different browsers share a hash.
+def apply_unknown_javascript_name(component: Component, name: str | None) -> Component:
+    """Mark a JavaScript function child without a usable name as not contributing.
+
+    Unknown function names are dropped consistently, so equal errors from
+    different browsers share a hash.
+    """
     if name:
         name = name.rsplit(".", 1)[-1]
     if not name:

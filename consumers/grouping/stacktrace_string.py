@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 from consumers.grouping.component import Component
 from consumers.grouping.frames import (
@@ -137,12 +137,12 @@ def _frame_fields(frame: Mapping[str, Any]) -> dict[str, str]:
     return fields
 
 
-class _RenderedFrame(NamedTuple):
-    """One frame's part of the string, and the facts the tally needs."""
-
-    block: str | None  # None for a frame that is dropped (base64 filename)
-    has_unsnipped_context_line: bool
-    has_filename: bool
+# One frame's part of the string (None for a frame that is dropped, such as
+# one with a base64 filename), whether its context line is not snipped, and
+# whether it has a filename. A plain tuple, not a named one: it is kept for
+# every remembered frame, and CPython's cyclic collector stops tracking
+# exact tuples of strings and bools.
+_RenderedFrame = tuple[str | None, bool, bool]
 
 
 def _render_frame(frame: Mapping[str, Any]) -> _RenderedFrame:
@@ -161,7 +161,7 @@ def _render_frame(frame: Mapping[str, Any]) -> _RenderedFrame:
             f'  File "{location}", function {fields["function"]}\n'
             f"    {fields['context_line']}\n"
         )
-    rendered = _RenderedFrame(
+    rendered = (
         block,
         not is_snipped_context_line(fields["context_line"]),
         bool(fields["filename"]),
@@ -190,12 +190,13 @@ def _frame_blocks(frames: Sequence[Mapping[str, Any]], tally: _FrameTally) -> li
         rendered = shared.string_fields if shared is not None else None
         if rendered is None:
             rendered = _render_frame(frame)
-        if rendered.has_unsnipped_context_line:
+        block, has_unsnipped_context_line, has_filename = rendered
+        if has_unsnipped_context_line:
             tally.found_unsnipped_context_line = True
-        if not rendered.has_filename:
+        if not has_filename:
             tally.found_frame_without_filename = True
-        if rendered.block is not None:
-            blocks.append(rendered.block)
+        if block is not None:
+            blocks.append(block)
     return blocks
 
 

@@ -200,7 +200,7 @@ def test_forgotten_frames_need_no_collector(
         gc.enable()
     assert "Component" not in cyclic
     assert "FrameChildren" not in cyclic
-    assert "_RenderedFrame" not in cyclic
+    assert "FrameText" not in cyclic
 
 
 # Contribution rules whose ranges reach across in-app and other frames, and
