@@ -86,9 +86,9 @@ def compute_variants(
     time when only hashes and flags are needed. Those frame components are
     shared with other events' results, so treat the trees as read-only.
     ``system_if_needed`` leaves the ``system`` variant out when the ``app``
-    variant decides the hash without it (see `app_exception_roots`), with
-    the default fingerprint only; it takes effect only together with
-    ``include_overruled`` and ``hints`` False. Raises GroupingError.
+    variant decides the hash without it (see `app_exception_roots`) and the
+    fingerprint is the default one. It applies only when ``include_overruled``
+    and ``hints`` are both False. Raises GroupingError.
     """
     try:
         return _compute_variants(

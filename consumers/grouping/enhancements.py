@@ -89,7 +89,7 @@ class Enhancements:
     # Whether a contribution rule caps the contributing frames (max-frames).
     # The cap counts every contributing frame, so a frame's flag then depends
     # on its neighbours' flags, which differ between the app and the system
-    # variant; without it, an in-app frame's flag is the same in both.
+    # variant. Without a cap, an in-app frame's flag is the same in both.
     limits_contributing_frames: bool = True
     _classified: GenerationalMemo[tuple[Any, ...], ClassifierResult] = field(
         default_factory=lambda: GenerationalMemo(CLASSIFIED_FRAMES_PER_GENERATION),

@@ -70,7 +70,7 @@ def stacktrace_variants(
             app_result,
         )
         # Without `max-frames`, an in-app frame's flag is the same in both
-        # passes, so the app pass tells whether an in-app frame contributes.
+        # passes, so the app pass shows whether an in-app frame contributes.
         _explain_ignored_app(
             app, in_app, any(frame["contributes"] for frame in app_frames)
         )

@@ -231,10 +231,10 @@ def app_exception_roots(
     """Return the app variant's root, built alone, when it decides the hash.
 
     That is when the exception strategy, which runs first, gives the app
-    variant a contributing stack trace: the app variant then wins whatever
-    the system variant holds, and its root and hash are those that
+    variant a contributing stack trace. The app variant then wins whatever
+    the system variant contains. Its root and hash are the ones that
     `build_variant_roots` computes without overruled strategies and hints.
-    Returns None when the system variant is needed to know: no exception,
+    Returns None when only the system variant can settle it: no exception,
     an exception group, rules with ``max-frames``, or an app variant
     without a contributing stack trace, which the system variant's stack
     trace would overrule.
