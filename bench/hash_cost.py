@@ -48,7 +48,8 @@ def _run_in_new_process(database_url: str, sample: int) -> stage_cpu.HashingCost
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise click.ClickException(
-            f"a run exited {done.returncode}: {done.stderr.strip()[-2000:]}"
+            f"a run failed with exit code {done.returncode}: "
+            f"{done.stderr.strip()[-2000:]}"
         )
     return stage_cpu.HashingCost(**json.loads(done.stdout.splitlines()[-1]))
 

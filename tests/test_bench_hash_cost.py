@@ -35,7 +35,7 @@ def test_prints_each_run_and_a_summary(own_database: str) -> None:
     assert ratio > 0
 
 
-def test_sample_larger_than_half_the_groups_is_a_usage_error() -> None:
+def test_too_few_groups_is_usage_error() -> None:
     done = _run("--database-url", "postgresql://unused", "--groups", "30")
     assert done.returncode == 2
     assert "--sample 500 needs at least 1000 groups" in done.stderr

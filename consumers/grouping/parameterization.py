@@ -109,9 +109,9 @@ def _named(name: str, pattern: str, lookbehind: str | None) -> str:
 # A pattern that cannot match anywhere in a text never changes the result of
 # the combined regex, so each text is scanned only with the patterns whose
 # required characters it contains. Each check below is a condition every
-# match of its pattern meets, so the result stays identical; it saves most
-# of the cost on ordinary messages, where the date and address patterns
-# are the slow alternatives.
+# match of its pattern meets, so the result stays identical. The checks save
+# most of the cost on ordinary messages, because the date and address
+# patterns are the slow alternatives.
 _HEX_RUN_RE = re.compile(r"[0-9a-fA-F]{32}")
 _DIGIT_RE = re.compile(r"\d")
 # A hostname ends in a dot and a listed top-level domain.
