@@ -45,7 +45,13 @@ _RUST_CACHE = RustCache(2_000)
 # Caller `[ matcher ] |` and callee `| [ matcher ]` syntax; a matcher value
 # that merely looks like it only turns the classifier memo off.
 _NEIGHBOUR_MATCHER_RE = re.compile(r"\]\s*\||\|\s*\[")
-_MATCHER_KEY_RE = re.compile(r'(?:^|[\s\[|])!?"?([^\s:"\[|]+)"?:')
+# A key starts a rule, or follows a space, a bracket, a bar or the closing
+# quote of the previous matcher's value. Text inside a quoted value that
+# looks like a key only makes the rules count as reading the exception.
+_MATCHER_KEY_RE = re.compile(r'(?:^|[\s\[|"])!?"?([^\s:"\[|]+)"?:')
+# sentry-ophio also accepts spaces around the "=" of a variable action
+# ("max-frames = 3"). Outside quoted values, "=" appears only in actions.
+_SPACED_ASSIGNMENT_RE = re.compile(r"([a-z-]+)\s*=\s*(?=\S)")
 # Matcher keys that read only the frame itself.
 _FRAME_MATCHER_KEYS = frozenset(
     {
@@ -216,12 +222,23 @@ def _strip_comment(line: str) -> str:
 
 def _split_rule(line: str) -> tuple[str, list[str]]:
     """Split a rule into its matchers text (kept verbatim) and its actions."""
+    line = _join_spaced_assignments(line)
     tokens = list(_TOKEN_RE.finditer(line))
     actions: list[str] = []
     while tokens and _ACTION_RE.match(tokens[-1].group()):
         actions.insert(0, tokens.pop().group())
     matchers = line[: tokens[-1].end()] if tokens else ""
     return matchers, actions
+
+
+def _join_spaced_assignments(line: str) -> str:
+    """Write each variable action outside quoted values as one token
+    ("max-frames = 3" as "max-frames=3"), as `_ACTION_RE` expects."""
+    parts = line.split('"')
+    # Even-numbered parts lie outside quotes, as `_strip_comment` reads them.
+    for index in range(0, len(parts), 2):
+        parts[index] = _SPACED_ASSIGNMENT_RE.sub(r"\1=", parts[index])
+    return '"'.join(parts)
 
 
 def _parse_rust(text: str, source: str) -> RustEnhancements:

@@ -127,12 +127,25 @@ def iter_frames(component: Any) -> Iterator[Mapping[str, Any]]:
 def _count_contributing_frames_in(variant: Any, *, system_only: bool = False) -> int:
     """Count contributing frames; `system_only` skips frames marked in-app.
 
-    Frames carry `in_app` only when the producer of the tree adds it (Sentry's
-    own dicts do not), so without the key every contributing frame counts.
+    Only the variant's contributing top-level components count, the same
+    ones the Seer string describes: an overruled strategy's component (a
+    ``threads`` component beside a winning ``exception``) keeps its frames'
+    flags but decides nothing. Frames carry `in_app` only when the producer
+    of the tree adds it (Sentry's own dicts do not), so without the key
+    every contributing frame counts.
     """
     if not is_mapping(variant):
         return 0
-    return _count_frames_below(variant.get("component"), system_only)
+    count = 0
+    for child in child_components(variant.get("component")):
+        if not child.get("contributes"):
+            continue
+        if component_id(child) == "frame":
+            if not (system_only and child.get("in_app") is True):
+                count += 1
+        else:
+            count += _count_frames_below(child, system_only)
+    return count
 
 
 def _count_frames_below(component: Any, system_only: bool) -> int:

@@ -134,6 +134,45 @@ def test_exception_matcher_keys_memo_by_exception() -> None:
     assert enhancements.classify_frames(stack, NO_EXCEPTION) == [(None, False)]
 
 
+def test_key_after_quoted_value_is_read() -> None:
+    # sentry-ophio needs no space between a quoted value and the next matcher.
+    enhancements = Enhancements.parse('function:"abort"error.type:Fatal* +app')
+    assert enhancements.classifier_reads_exception is True
+    stack = [match_frame("abort")]
+    fatal = {**NO_EXCEPTION, "ty": b"FatalError"}
+    assert enhancements.classify_frames(stack, fatal) == [(None, True)]
+    assert enhancements.classify_frames(stack, NO_EXCEPTION) == [(None, False)]
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "app:yes max-frames=1 +group",
+        "app:yes max-frames = 1 +group",
+        "app:yes max-frames= 1 +group",
+        "app:yes max-frames =1 +group",
+    ],
+)
+def test_frame_cap_is_found_with_spaces(rule: str) -> None:
+    assert Enhancements.parse(rule).limits_contributing_frames is True
+
+
+def test_spaced_category_action_is_a_classifier_rule() -> None:
+    spaced = Enhancements.parse("function:abort category = throw -group")
+    joined = Enhancements.parse("function:abort category=throw -group")
+    stack = [match_frame("abort")]
+    result = spaced.classify_frames(stack, NO_EXCEPTION)
+    assert result[0][0] == "throw"
+    assert result == joined.classify_frames(stack, NO_EXCEPTION)
+
+
+def test_quoted_value_keeps_its_spaces() -> None:
+    enhancements = Enhancements.parse('function:"a = b" +app')
+    assert enhancements.classify_frames([match_frame("a = b")], NO_EXCEPTION) == [
+        (None, True)
+    ]
+
+
 def test_default_rules_allow_classifier_memo() -> None:
     rules = load_enhancements()
     assert rules.classifier_per_frame is True

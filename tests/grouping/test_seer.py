@@ -285,13 +285,14 @@ def test_app_variant_alone_on_reference_inputs(
     assert alone > 0
 
 
+@pytest.mark.parametrize("cap", ["max-frames=2", "max-frames = 2"])
 def test_rules_with_max_frames_keep_the_system_variant(
-    sdk_events: list[dict[str, Any]],
+    cap: str, sdk_events: list[dict[str, Any]]
 ) -> None:
     # The cap counts the system variant's contributing frames too, so the
     # app variant alone could differ: the shortcut must not apply.
     enhancements = Enhancements.parse(
-        RANGED_RULES + "app:yes max-frames=2\n", source="capped rules"
+        RANGED_RULES + f"app:yes {cap} +group\n", source="capped rules"
     )
     assert enhancements.limits_contributing_frames
     for event in sdk_events:
@@ -374,6 +375,38 @@ def test_seer_inputs_string_empty_when_too_many_frames() -> None:
     assert inputs.too_many_frames is True
     assert inputs.stacktrace == ""
     assert inputs.primary_hash is not None
+
+
+def test_overruled_threads_frames_do_not_count() -> None:
+    # The exception wins; the crashed thread's 40 frames are overruled and
+    # must not flag the event, whether or not its component is kept.
+    thread_frames = [
+        {"function": f"step{index}", "module": "com.shop.Worker", "in_app": True}
+        for index in range(40)
+    ]
+    exception_frames = [{"function": "handle", "module": "com.shop.Cart"}]
+    event = normalize_event(
+        {
+            "platform": "java",
+            "exception": {
+                "values": [
+                    {
+                        "type": "E",
+                        "value": "x",
+                        "stacktrace": {"frames": exception_frames},
+                    }
+                ]
+            },
+            "threads": {
+                "values": [
+                    {"id": 1, "crashed": True, "stacktrace": {"frames": thread_frames}}
+                ]
+            },
+        }
+    )
+    rules = load_enhancements()
+    assert seer_inputs(event, enhancements=rules).too_many_frames is False
+    assert_same_as_full_path(event, rules)
 
 
 def test_seer_inputs_of_checksum_event() -> None:
