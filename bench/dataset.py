@@ -30,6 +30,7 @@ import json
 import logging
 import multiprocessing
 import random
+import signal
 import sys
 import zlib
 from collections.abc import Iterator, Sequence
@@ -193,6 +194,10 @@ _worker_bases: list[Event] = []
 def _init_worker(bases: list[Event]) -> None:
     global _worker_bases
     _worker_bases = bases
+    # A forked worker inherits the benchmark's SIGTERM handler, which raises
+    # SystemExit. Raised inside the pool's queue code, that can leave the
+    # worker waiting on a queue lock forever: SIGTERM must simply end it.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _build_chunk(task: _ChunkTask) -> _ChunkRows:
@@ -399,13 +404,22 @@ def build_dataset(database_url: str, config: DatasetConfig) -> DatasetInfo:
             disable=not sys.stderr.isatty(),
         )
         context = multiprocessing.get_context("fork")
-        with context.Pool(
+        pool = context.Pool(
             max(1, config.workers), initializer=_init_worker, initargs=(bases,)
-        ) as pool:
+        )
+        try:
             for rows in pool.imap(_build_chunk, _plan_tasks(config, sizes)):
                 _copy_chunk(conn, rows)
                 payload_bytes += rows.payload_bytes
                 progress.update(len(rows.groups))
+            # Idle workers exit on the sentinels that close() queues; no
+            # signal has to reach a worker inside the queue's code.
+            pool.close()
+        except BaseException:
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
         progress.close()
         _finish(conn, config)
         problems = check_dataset(conn, config.groups)
