@@ -60,15 +60,20 @@ def stacktrace_variants(
         app_rules, app_result = _app_contribution_rules(
             stacktrace, enhancements, contributes, in_app
         )
-        app_frames, app = _app_component(
-            stacktrace,
-            enhancements,
-            children,
-            (incoming if hints else None),
-            in_app,
-            app_rules,
-            app_result,
+    else:
+        system_rules, system_result, app_rules, app_result = _apply_contribution_rules(
+            stacktrace, enhancements, contributes, in_app
         )
+    app_frames, app = _app_component(
+        stacktrace,
+        enhancements,
+        children,
+        (incoming if hints else None),
+        in_app,
+        app_rules,
+        app_result,
+    )
+    if app_only:
         # Without `max-frames`, an in-app frame's flag is the same in both
         # passes, so the app pass shows whether an in-app frame contributes.
         _explain_ignored_app(
@@ -76,9 +81,6 @@ def stacktrace_variants(
         )
         return {"app": app}
 
-    system_rules, system_result, app_rules, app_result = _apply_contribution_rules(
-        stacktrace, enhancements, contributes, in_app
-    )
     if hints:
         system_frames = [
             Component.for_frame(
@@ -103,15 +105,6 @@ def stacktrace_variants(
         system_frames,
         contributes=bool(system_result.contributes),
         hint=stacktrace_hint(system_result.hint),
-    )
-    _app_frames, app = _app_component(
-        stacktrace,
-        enhancements,
-        children,
-        (incoming if hints else None),
-        in_app,
-        app_rules,
-        app_result,
     )
     if not any(frame["contributes"] for frame in system_frames):
         system.update_component(

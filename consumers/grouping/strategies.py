@@ -43,10 +43,17 @@ def _exception_values(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _exceptions(
-    event: Mapping[str, Any], enhancements: Enhancements, hints: bool
+    event: Mapping[str, Any],
+    enhancements: Enhancements,
+    hints: bool,
+    *,
+    app_only: bool = False,
 ) -> Variants | None:
     exceptions = _exception_values(event)
     if not exceptions:
+        return None
+    if app_only and any(is_exception_group(e) for e in exceptions):
+        # Filtering an exception group compares both variants' hashes.
         return None
     variants = chained_exception_variants(
         exceptions,
@@ -54,6 +61,7 @@ def _exceptions(
         enhancements,
         filter_groups=not _is_python_sdk_3(event),
         hints=hints,
+        app_only=app_only,
     )
     return variants
 
@@ -241,17 +249,8 @@ def app_exception_roots(
     """
     if enhancements.limits_contributing_frames:
         return None
-    exceptions = _exception_values(event)
-    if not exceptions or any(is_exception_group(e) for e in exceptions):
-        return None
-    app = chained_exception_variants(
-        exceptions,
-        _platform(event),
-        enhancements,
-        filter_groups=not _is_python_sdk_3(event),
-        hints=False,
-        app_only=True,
-    ).get("app")
+    variants = _exceptions(event, enhancements, False, app_only=True)
+    app = variants.get("app") if variants else None
     if app is None or not has_contributing_stacktrace(app):
         return None
     return VariantRoots({"app": Component("app", [app])}, {"app": app.get_hash()})
