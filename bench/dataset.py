@@ -299,8 +299,13 @@ def stored_marker(conn: psycopg.Connection[Any]) -> dict[str, Any] | None:
     return dict(row[0]) if row else None
 
 
-def _has_groups(conn: psycopg.Connection[Any]) -> bool:
-    return conn.execute("SELECT EXISTS (SELECT 1 FROM groups)").fetchone() == (True,)
+def _has_rows(conn: psycopg.Connection[Any]) -> bool:
+    # Projects are written and committed first, so an interrupted build
+    # leaves projects without groups.
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM projects) OR EXISTS (SELECT 1 FROM groups)"
+    ).fetchone()
+    return row == (True,)
 
 
 def _write_projects(conn: psycopg.Connection[Any], count: int) -> None:
@@ -368,8 +373,9 @@ def check_dataset(conn: psycopg.Connection[Any], groups: int) -> list[str]:
 def build_dataset(database_url: str, config: DatasetConfig) -> DatasetInfo:
     """Build the dataset, or reuse one built with the same settings.
 
-    Raises `RuntimeError` when the database holds other groups (the benchmark
-    needs an empty, migrated database) or when a check fails after the build.
+    Raises `RuntimeError` when the database holds other projects or groups
+    (the benchmark needs an empty, migrated database) or when a check fails
+    after the build.
     """
     projects = config.project_count()
     sizes = project_sizes(config.groups, projects, config.zipf_exponent)
@@ -382,11 +388,16 @@ def build_dataset(database_url: str, config: DatasetConfig) -> DatasetInfo:
             return DatasetInfo(
                 config, tuple(sizes), 0, int(row[0] or 0) if row else 0, 0.0, True
             )
-        if marker is not None or _has_groups(conn):
+        if marker is not None:
             raise RuntimeError(
-                "the database already contains groups"
-                + (f" of another benchmark dataset {marker}" if marker else "")
-                + ": use an empty, migrated database (or the embedded default)"
+                f"the database holds another benchmark dataset {marker}: pass "
+                "the same dataset settings to reuse it, or use an empty database"
+            )
+        if _has_rows(conn):
+            raise RuntimeError(
+                "the database holds projects or groups but no finished "
+                "benchmark dataset (an interrupted build leaves them): use an "
+                "empty database, for example a new one"
             )
 
         bases = capture_base_events(config.sdk_events, config.seed)

