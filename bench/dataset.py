@@ -373,7 +373,7 @@ def check_dataset(conn: psycopg.Connection[Any], groups: int) -> list[str]:
 def build_dataset(database_url: str, config: DatasetConfig) -> DatasetInfo:
     """Build the dataset, or reuse one built with the same settings.
 
-    Raises `RuntimeError` when the database holds other projects or groups
+    Raises `RuntimeError` when the database contains other projects or groups
     (the benchmark needs an empty, migrated database) or when a check fails
     after the build.
     """
@@ -390,12 +390,12 @@ def build_dataset(database_url: str, config: DatasetConfig) -> DatasetInfo:
             )
         if marker is not None:
             raise RuntimeError(
-                f"the database holds another benchmark dataset {marker}: pass "
+                f"the database contains another benchmark dataset {marker}: pass "
                 "the same dataset settings to reuse it, or use an empty database"
             )
         if _has_rows(conn):
             raise RuntimeError(
-                "the database holds projects or groups but no finished "
+                "the database contains projects or groups but no finished "
                 "benchmark dataset (an interrupted build leaves them): use an "
                 "empty database, for example a new one"
             )

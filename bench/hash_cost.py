@@ -2,9 +2,9 @@
 
 Each run is a new process, because the first pass must meet frames that
 the process has not seen. Prints each run and the medians, and ends with
-one `summary:` line. The database must exist; the schema is created when
-missing, and the dataset is built unless one with the same settings is
-there (as `bench/run.py --database-url` leaves it with default settings).
+one `summary:` line. The database must exist, and the schema is created
+when missing. The dataset is built unless one with the same settings is
+there, as `bench/run.py --database-url` leaves it with default settings.
 Exits 0 on success, 1 when a step fails, 2 on bad usage, 143 after SIGTERM.
 
 Run: .venv/bin/python bench/hash_cost.py --database-url URL [--runs 5]
@@ -123,6 +123,7 @@ def main(database_url: str, groups: int, sample: int, runs: int, one_run: bool) 
         _one_run(database_url, sample)
         return
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
     if groups < 2 * sample:
         raise click.UsageError(
             f"--sample {sample} needs at least {2 * sample} groups, for the "
@@ -138,6 +139,7 @@ def main(database_url: str, groups: int, sample: int, runs: int, one_run: bool) 
         ) from error
     except (psycopg.Error, RuntimeError) as error:
         raise click.ClickException(f"cannot use the dataset: {error}") from error
+
     costs = []
     for number in range(1, runs + 1):
         cost = _run_in_new_process(database_url, sample)
@@ -145,6 +147,7 @@ def main(database_url: str, groups: int, sample: int, runs: int, one_run: bool) 
         click.echo(f"run {number}: {_line(cost, cost.first_ratio, cost.ratio)}")
     first_ratio = statistics.median(c.first_ratio for c in costs)
     ratio = statistics.median(c.ratio for c in costs)
+
     median = stage_cpu.HashingCost(
         events=costs[0].events,
         warm_up_events=costs[0].warm_up_events,

@@ -196,7 +196,7 @@ def hashing_versus_parsing(database_url: str, sample: int) -> HashingCost:
     """Time parsing and hashing of `sample` payloads read from the node store.
 
     The `sample` payloads after them, in node-store order, are the warm-up.
-    Raises `ValueError` when the node store holds fewer than `2 * sample`.
+    Raises `ValueError` when the node store contains fewer than `2 * sample`.
     """
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(
@@ -204,7 +204,7 @@ def hashing_versus_parsing(database_url: str, sample: int) -> HashingCost:
         ).fetchall()
     if len(rows) < 2 * sample:
         raise ValueError(
-            f"the node store holds {len(rows)} payloads, and timing a sample "
+            f"the node store contains {len(rows)} payloads, and timing a sample "
             f"of {sample} needs {2 * sample} (as many again to warm up)"
         )
     payloads = [bytes(row[0]) for row in rows[:sample]]

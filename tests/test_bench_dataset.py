@@ -29,5 +29,5 @@ def test_workers_end_on_sigterm() -> None:
 
 
 def test_sample_needs_twice_its_size(own_database: str) -> None:
-    with pytest.raises(ValueError, match="holds 0 payloads"):
+    with pytest.raises(ValueError, match="contains 0 payloads"):
         stage_cpu.hashing_versus_parsing(own_database, 5)

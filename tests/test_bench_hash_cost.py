@@ -43,7 +43,7 @@ def test_too_few_groups_is_usage_error() -> None:
     assert "--sample 500 needs at least 1000 groups" in done.stderr
 
 
-def test_url_that_is_not_postgresql_is_a_usage_error() -> None:
+def test_non_postgresql_url_is_usage_error() -> None:
     done = _run("--database-url", "mysql://root@127.0.0.1/x")
     assert done.returncode == 2
     assert "is not a PostgreSQL URL" in done.stderr
