@@ -361,9 +361,11 @@ def _hashing_lines(cost: HashingCost) -> list[str]:
         f"{cost.hash_seconds * 1000:.3f} ms on repeated passes, median of 3 "
         f"(ratio {cost.ratio:.1f}). The first pass follows a warm-up pass over "
         f"{cost.warm_up_events} other payloads, as in a consumer that has run "
-        "for a while; the dataset's groups share few frames, so a consumer "
-        "sees the first-pass cost. Repeated passes hit the grouping memos "
-        "only as far as the sample's distinct frames fit in them.",
+        "for a while, and meets new frames at about the rate the consumer "
+        "does on this dataset. Larger datasets repeat fewer frames between "
+        "events, so their first pass costs more. Repeated passes hit the "
+        "grouping memos only as far as the sample's distinct frames fit in "
+        "them.",
     ]
 
 
