@@ -15,7 +15,7 @@ V = TypeVar("V")
 
 
 class GenerationalMemo(Generic[K, V]):
-    """A dict-backed memo holding at most ``2 * capacity`` entries.
+    """A dict-backed memo of at most ``2 * capacity`` entries.
 
     New entries go into the recent generation. When it is full, it becomes
     the old generation, and the previous old generation is dropped. A hit

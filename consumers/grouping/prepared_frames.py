@@ -34,7 +34,7 @@ _FAMILY_BYTES: dict[str | None, bytes] = {
 }
 # Platforms whose function names `trim_function_name` changes.
 _TRIMMED_PLATFORMS = NATIVE_PLATFORMS | {"csharp"}
-# Distinct frames per generation of the memo, which holds up to two. An
+# Distinct frames per generation of the memo, which keeps up to two. An
 # entry takes an estimated kilobyte, most of it the frame's strings.
 REMEMBERED_FRAMES_PER_GENERATION = 4_096
 
@@ -210,7 +210,7 @@ def frame_facts(raw: dict[str, Any], event_platform: str | None) -> FrameFacts:
         *map(get, _TEXT_FIELDS),
     )
     try:
-        # The recent generation first: most frames are found there.
+        # Look in the recent generation first, where most frames are found.
         facts = _remembered.recent.get(key)
     except TypeError:  # an unhashable value, such as a list, in a text field
         return FrameFacts(raw, event_platform)
@@ -320,18 +320,8 @@ def prepare_stacktrace(
         and not enhancements.classifier_reads_exception
     ):
         classified = _classify_each(facts, exception_data, enhancements)
-    elif facts:
-        results = enhancements.classify_frames(
-            [frame.match for frame in facts],
-            exception_data,
-            keys=[frame.match_key for frame in facts],
-        )
-        classified = [
-            _classified(frame, result)
-            for frame, result in zip(facts, results, strict=True)
-        ]
     else:
-        classified = []
+        classified = _classify(facts, exception_data, enhancements)
     prepared = [
         PreparedFrame(raw, frame, values)
         for raw, frame, values in zip(raws, facts, classified, strict=True)
@@ -359,17 +349,31 @@ def _classify_each(
             classified.append(None)
             missing.append(index)
     if missing:
-        results = enhancements.classify_frames(
-            [facts[index].match for index in missing],
-            exception_data,
-            keys=[facts[index].match_key for index in missing],
-        )
-        for index, result in zip(missing, results, strict=True):
-            frame = facts[index]
-            values = classified[index] = _classified(frame, result)
+        unknown = [facts[index] for index in missing]
+        computed = _classify(unknown, exception_data, enhancements)
+        for index, frame, values in zip(missing, unknown, computed, strict=True):
+            classified[index] = values
             frame.classified = values
             frame.classified_by = enhancements
     return classified  # type: ignore[return-value]  # no None is left
+
+
+def _classify(
+    facts: list[FrameFacts],
+    exception_data: ExceptionData,
+    enhancements: Enhancements,
+) -> list[Classified]:
+    """Run the classifier rules over frames and apply their results."""
+    if not facts:
+        return []
+    results = enhancements.classify_frames(
+        [frame.match for frame in facts],
+        exception_data,
+        keys=[frame.match_key for frame in facts],
+    )
+    return [
+        _classified(frame, result) for frame, result in zip(facts, results, strict=True)
+    ]
 
 
 def make_exception_data(exception: Mapping[str, Any] | None) -> ExceptionData:
