@@ -31,6 +31,7 @@ import psycopg  # noqa: E402
 
 from bench import dataset, stage_cpu  # noqa: E402
 from bench.report import TARGET_HASH_RATIO  # noqa: E402
+from consumers.cli.options import database_error_message  # noqa: E402
 from consumers.db.migrate import migrate  # noqa: E402
 
 
@@ -49,10 +50,10 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def _check_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("postgresql", "postgres") or not parts.netloc:
+    # The value is not echoed, because a URL may contain a password.
+    if urlsplit(value).scheme not in ("postgresql", "postgres"):
         raise click.BadParameter(
-            f"{value!r} is not a PostgreSQL URL such as "
+            "expected a postgresql:// URL, such as "
             "postgresql://postgres@127.0.0.1:5432/bench"
         )
     return value
@@ -90,8 +91,8 @@ def _line(cost: stage_cpu.HashingCost, first_ratio: float, ratio: float) -> str:
     "--database-url",
     required=True,
     callback=_check_url,
-    help="An existing PostgreSQL database, empty or holding the benchmark "
-    "dataset; its schema is created when missing.",
+    help="An existing PostgreSQL database, empty or containing the benchmark "
+    "dataset. Its schema is created when missing.",
 )
 @click.option(
     "--groups",
@@ -106,14 +107,14 @@ def _line(cost: stage_cpu.HashingCost, first_ratio: float, ratio: float) -> str:
     type=click.IntRange(min=1),
     default=500,
     show_default=True,
-    help="Node-store payloads per pass (events); as many more warm up.",
+    help="Node-store payloads per pass (events). As many more warm up first.",
 )
 @click.option(
     "--runs",
     type=click.IntRange(min=1),
     default=5,
     show_default=True,
-    help="Runs, each in a new process; medians are printed.",
+    help="Runs, each in a new process. Medians are printed.",
 )
 @click.option("--one-run", is_flag=True, hidden=True)
 def main(database_url: str, groups: int, sample: int, runs: int, one_run: bool) -> None:
@@ -132,13 +133,11 @@ def main(database_url: str, groups: int, sample: int, runs: int, one_run: bool) 
     try:
         migrate(database_url)
         dataset.build_dataset(database_url, dataset.DatasetConfig(groups=groups))
-    except psycopg.OperationalError as error:
-        raise click.ClickException(
-            f"cannot connect to the database: {error}. Check --database-url, "
-            "and create the database first (createdb NAME)."
-        ) from error
     except (psycopg.Error, RuntimeError) as error:
-        raise click.ClickException(f"cannot use the dataset: {error}") from error
+        message = database_error_message(error, database_url)
+        raise click.ClickException(
+            message or f"cannot use the dataset: {error}"
+        ) from error
 
     costs = []
     for number in range(1, runs + 1):
@@ -162,15 +161,11 @@ def main(database_url: str, groups: int, sample: int, runs: int, one_run: bool) 
     )
     # The target is an upper bound on the first-pass ratio.
     met = "yes" if first_ratio <= TARGET_HASH_RATIO else "no"
-    ratios = ",".join(f"{c.first_ratio:.2f}" for c in sorted(costs, key=_first))
+    ratios = ",".join(f"{r:.2f}" for r in sorted(c.first_ratio for c in costs))
     click.echo(
         f"summary: first_pass_ratio={first_ratio:.2f} repeated_ratio={ratio:.2f} "
         f"target={TARGET_HASH_RATIO:g} target_met={met} first_pass_ratios={ratios}"
     )
-
-
-def _first(cost: stage_cpu.HashingCost) -> float:
-    return cost.first_ratio
 
 
 if __name__ == "__main__":
