@@ -196,7 +196,7 @@ def _init_worker(bases: list[Event]) -> None:
     _worker_bases = bases
     # A forked worker inherits the benchmark's SIGTERM handler, which raises
     # SystemExit. Raised inside the pool's queue code, that can leave the
-    # worker waiting on a queue lock forever: SIGTERM must simply end it.
+    # worker waiting on a queue lock forever, so SIGTERM must simply end it.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
@@ -423,7 +423,7 @@ def build_dataset(database_url: str, config: DatasetConfig) -> DatasetInfo:
                 _copy_chunk(conn, rows)
                 payload_bytes += rows.payload_bytes
                 progress.update(len(rows.groups))
-            # Idle workers exit on the sentinels that close() queues; no
+            # Idle workers exit on the sentinels that close() queues, so no
             # signal has to reach a worker inside the queue's code.
             pool.close()
         except BaseException:

@@ -19,7 +19,7 @@ def test_build_joins_its_workers(own_database: str) -> None:
 
 def test_workers_end_on_sigterm() -> None:
     # Workers are forked from the benchmark, whose SIGTERM handler raises
-    # SystemExit; in a worker, SIGTERM must end the process instead.
+    # SystemExit. In a worker, SIGTERM must end the process instead.
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
     try:
         dataset._init_worker([])

@@ -68,7 +68,7 @@ _FRAME_MATCHER_KEYS = frozenset(
         "category",
     }
 )
-# Classifier results per generation of a rule set's memo, which holds up to
+# Classifier results per generation of a rule set's memo, which keeps up to
 # two. An entry takes an estimated few hundred bytes.
 CLASSIFIED_FRAMES_PER_GENERATION = 4_096
 
@@ -191,7 +191,7 @@ class Enhancements:
         missing = []
         for index, result in enumerate(results):
             if result is None:
-                # Not in the recent generation: try the old one.
+                # Not in the recent generation, so try the old one.
                 result = results[index] = known.get(keys[index])
                 if result is None:
                     missing.append(index)

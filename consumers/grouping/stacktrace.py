@@ -231,7 +231,7 @@ def _app_contribution_rules(
     in_app: list[bool],
 ) -> tuple[list[RustComponent] | None, AssembleResult | None]:
     """Run the contribution rules for the app variant, in which only in-app
-    frames count; (None, None) when no frame is in-app."""
+    frames count. Returns (None, None) when no frame is in-app."""
     if not any(in_app):
         return None, None
     app_rules = [

@@ -246,7 +246,7 @@ def _plain(variant: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("rules", ["default", "ranged"])
-def test_app_variant_alone_equals_the_full_app_variant(
+def test_app_only_matches_full_variant(
     rules: str, sdk_events: list[dict[str, Any]], default_enhancements: Enhancements
 ) -> None:
     enhancements = (
@@ -267,7 +267,7 @@ def test_app_variant_alone_equals_the_full_app_variant(
 
 @needs_reference
 @pytest.mark.parametrize("platform", OTHER_PLATFORMS)
-def test_app_variant_alone_on_reference_inputs(
+def test_app_only_on_reference_inputs(
     platform: str, default_enhancements: Enhancements
 ) -> None:
     alone = 0
@@ -286,11 +286,11 @@ def test_app_variant_alone_on_reference_inputs(
 
 
 @pytest.mark.parametrize("cap", ["max-frames=2", "max-frames = 2"])
-def test_rules_with_max_frames_keep_the_system_variant(
+def test_max_frames_keeps_system_variant(
     cap: str, sdk_events: list[dict[str, Any]]
 ) -> None:
-    # The cap counts the system variant's contributing frames too, so the
-    # app variant alone could differ: the shortcut must not apply.
+    # The cap also counts the system variant's contributing frames, so the
+    # app variant alone could differ and the shortcut must not apply.
     enhancements = Enhancements.parse(
         RANGED_RULES + f"app:yes {cap} +group\n", source="capped rules"
     )
@@ -300,7 +300,7 @@ def test_rules_with_max_frames_keep_the_system_variant(
         assert_same_as_full_path(event, enhancements)
 
 
-def test_exception_groups_keep_the_system_variant(
+def test_exception_group_keeps_system_variant(
     default_enhancements: Enhancements,
 ) -> None:
     # Filtering an exception group compares both variants' hashes.
