@@ -15,13 +15,22 @@ recur across events. When no classifier rule looks at neighbouring frames
 (caller or callee matchers) or changes them (``^`` and ``v`` ranges), each
 frame's result depends only on the frame (and on the exception, for rules
 with exception matchers), so `Enhancements.classify_frames` remembers it.
+
+A frame's result depends only on its family, its starting in_app and
+category, and the fields that the rules able to match its family read.
+Most rules name one family, so frames of other families ignore them: with
+the default rules, a Python frame's function name never matters. The memo
+is keyed by those fields alone, so frames that differ elsewhere share one
+entry.
 """
 
 from __future__ import annotations
 
 import functools
+import operator
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +77,32 @@ _FRAME_MATCHER_KEYS = frozenset(
         "category",
     }
 )
+# The match frame field each frame matcher key reads.
+_MATCHER_FIELDS = {
+    "path": "path",
+    "stack.abs_path": "path",
+    "module": "module",
+    "stack.module": "module",
+    "function": "function",
+    "stack.function": "function",
+    "package": "package",
+    "stack.package": "package",
+    "family": "family",
+    "app": "in_app",
+    "category": "category",
+}
+# Every field of a match frame that a rule can read, and the fields that
+# every classifier result depends on: the result carries the frame's
+# starting in_app and category when no rule changes them.
+_ALL_FIELDS = ("family", "in_app", "category", "path", "module", "function", "package")
+_RESULT_FIELDS = ("family", "in_app", "category")
+# The families of match frames, which `family:` matchers compare exactly.
+_FAMILIES = ("native", "javascript", "other")
+# A `family:` matcher whose value is a plain list, unquoted or quoted as
+# a whole, followed by a space or the end of the rule.
+_FAMILY_MATCHER_RE = re.compile(
+    r'(?:^|[\s\[|"])(!?)family:(?:"([a-z,]+)"|([a-z,]+))(?=\s|$)'
+)
 # Classifier results per generation of a rule set's memo, which keeps up to
 # two. An entry takes an estimated few hundred bytes.
 CLASSIFIED_FRAMES_PER_GENERATION = 4_096
@@ -97,6 +132,11 @@ class Enhancements:
     # on its neighbours' flags, which differ between the app and the system
     # variant. Without a cap, an in-app frame's flag is the same in both.
     limits_contributing_frames: bool = True
+    # Family (as match frames spell it) -> the getter of the fields that
+    # classifier results of its frames depend on, family first.
+    classifier_key_getters: dict[bytes, Callable[[dict[str, Any]], Any]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
     _classified: GenerationalMemo[tuple[Any, ...], ClassifierResult] = field(
         default_factory=lambda: GenerationalMemo(CLASSIFIED_FRAMES_PER_GENERATION),
         compare=False,
@@ -114,6 +154,7 @@ class Enhancements:
         per_frame = True
         reads_exception = False
         limits_frames = False
+        fields_by_family = {family: set(_RESULT_FIELDS) for family in _FAMILIES}
         for number, raw_line in enumerate(text.splitlines(), start=1):
             line = _strip_comment(raw_line).strip()
             if not line:
@@ -134,6 +175,11 @@ class Enhancements:
                 keys = _MATCHER_KEY_RE.findall(matchers)
                 if not keys or not _FRAME_MATCHER_KEYS.issuperset(keys):
                     reads_exception = True
+                read = {_MATCHER_FIELDS.get(key, "") for key in keys}
+                if "" in read:  # a key not known to read one frame field
+                    read = set(_ALL_FIELDS)
+                for family in _rule_families(matchers, keys):
+                    fields_by_family[family] |= read
             if any(action.startswith("max-frames=") for action in other_actions):
                 limits_frames = True
             for kept, lines in (
@@ -154,6 +200,10 @@ class Enhancements:
             classifier_per_frame=per_frame,
             classifier_reads_exception=reads_exception,
             limits_contributing_frames=limits_frames,
+            classifier_key_getters={
+                family.encode(): _fields_getter(fields)
+                for family, fields in fields_by_family.items()
+            },
         )
 
     def clear_classified_frames(self) -> None:
@@ -164,8 +214,6 @@ class Enhancements:
         self,
         frames: list[dict[str, Any]],
         exception_data: dict[str, bytes | None],
-        *,
-        keys: list[tuple[Any, ...]] | None = None,
     ) -> list[ClassifierResult]:
         """Return ``apply_modifications_to_frames`` of the classifier rules.
 
@@ -173,15 +221,14 @@ class Enhancements:
         result has the final category and in_app of each. Results are
         remembered per frame when the rules allow it (see the module
         docstring), so only frames not seen before reach the rules engine.
-        ``keys``, when given, are the frames' values as tuples.
         """
         if not self.classifier_per_frame:
             return list(
                 self.classifier.apply_modifications_to_frames(frames, exception_data)
             )
-        # A match frame's values are all the rules read of it.
-        if keys is None:
-            keys = [tuple(frame.values()) for frame in frames]
+        getters = self.classifier_key_getters
+        every_field = _EVERY_FIELD_GETTER
+        keys = [getters.get(frame["family"], every_field)(frame) for frame in frames]
         if self.classifier_reads_exception:
             exception_key = tuple(exception_data.values())
             keys = [(exception_key, key) for key in keys]
@@ -203,6 +250,34 @@ class Enhancements:
                 results[index] = result
                 known.put(keys[index], result)
         return results  # type: ignore[return-value]  # no None is left
+
+
+def _rule_families(matchers: str, keys: list[str]) -> tuple[str, ...]:
+    """Return the frame families a classifier rule can match.
+
+    A positive `family:` matcher limits the rule to the families it lists
+    (all of them for ``all``). A negated one, or one in another spelling,
+    limits nothing, which is always safe: the memo then keys the rule's
+    frames by more fields than needed.
+    """
+    found = _FAMILY_MATCHER_RE.findall(matchers)
+    if len(found) != keys.count("family"):
+        return _FAMILIES
+    families = set(_FAMILIES)
+    for negated, quoted, plain in found:
+        listed = set((quoted or plain).split(","))
+        if negated or "all" in listed or not listed.issubset(_FAMILIES):
+            continue
+        families &= listed
+    return tuple(family for family in _FAMILIES if family in families)
+
+
+def _fields_getter(fields: set[str]) -> Callable[[dict[str, Any]], Any]:
+    # In a fixed order, family first, so keys of different families differ.
+    return operator.itemgetter(*(name for name in _ALL_FIELDS if name in fields))
+
+
+_EVERY_FIELD_GETTER = operator.itemgetter(*_ALL_FIELDS)
 
 
 def _parse_for_unpickle(text: str, source: str) -> Enhancements:

@@ -43,7 +43,7 @@ class FrameFacts:
     """The values grouping reads of one frame, before the classifier rules.
 
     ``match`` is the frame as sentry-ophio's matchers read it (UTF-8 bytes),
-    with ``orig_in_app`` left out (None), and ``match_key`` its values.
+    with ``orig_in_app`` left out (None).
     Shared by every equal frame: never modify it, except ``classified`` (the
     frame's `Classified` values) and ``classified_by`` (the rules that gave
     them), which `prepare_stacktrace` fills when the rules judge each frame
@@ -60,7 +60,6 @@ class FrameFacts:
         "function",
         "in_app",
         "match",
-        "match_key",
         "orig_in_app",
         "platform",
         "raw_function",
@@ -144,7 +143,6 @@ class FrameFacts:
             "package": None if package is None else package.encode(),
             "path": path.lower().encode() if path else None,
         }
-        self.match_key = tuple(self.match.values())
         self.classified: Classified | None = None
         self.classified_by: Enhancements | None = None
         context_line = get("context_line")
@@ -367,9 +365,7 @@ def _classify(
     if not facts:
         return []
     results = enhancements.classify_frames(
-        [frame.match for frame in facts],
-        exception_data,
-        keys=[frame.match_key for frame in facts],
+        [frame.match for frame in facts], exception_data
     )
     return [
         _classified(frame, result) for frame, result in zip(facts, results, strict=True)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pickle
+import random
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +186,113 @@ def test_classifier_memo_is_not_pickled() -> None:
     restored = pickle.loads(pickle.dumps(enhancements))
     assert len(restored._classified) == 0
     assert restored.classifier_per_frame is True
+
+
+def test_default_rules_ignore_python_function_names() -> None:
+    rules = Enhancements.parse(load_enhancements().text)
+    frames = [
+        {**match_frame(name), "family": b"other", "path": b"/srv/app/views.py"}
+        for name in ("index", "index_va", "index_vb")
+    ]
+    rules.classify_frames(frames, NO_EXCEPTION)
+    # No rule that can match a frame of family "other" reads its function.
+    assert len(rules._classified) == 1
+    native = [{**frame, "family": b"native"} for frame in frames]
+    rules.classify_frames(native, NO_EXCEPTION)
+    assert len(rules._classified) == 4
+
+
+@pytest.mark.parametrize(
+    ("rule", "families"),
+    [
+        ("family:native function:a +app", {b"native"}),
+        ("family:native,javascript function:a +app", {b"native", b"javascript"}),
+        ('family:"javascript" function:a +app', {b"javascript"}),
+        ("family:all function:a +app", {b"native", b"javascript", b"other"}),
+        # Negated or unusual spellings limit nothing.
+        ("!family:native function:a +app", {b"native", b"javascript", b"other"}),
+        ("family:Native function:a +app", {b"native", b"javascript", b"other"}),
+        ("family:native, function:a +app", {b"native", b"javascript", b"other"}),
+    ],
+)
+def test_function_is_read_for_the_rule_families(
+    rule: str, families: set[bytes]
+) -> None:
+    getters = Enhancements.parse(rule).classifier_key_getters
+    reads_function = {
+        family
+        for family, getter in getters.items()
+        if getter({**match_frame("a"), "family": family})
+        != getter({**match_frame("b"), "family": family})
+    }
+    assert reads_function == families
+
+
+# Pieces of classifier rules with family matchers of every form, for the
+# randomized comparison with sentry-ophio below.
+_FAMILY_MATCHERS = (
+    "",
+    "family:native ",
+    "family:javascript ",
+    "family:other ",
+    "family:native,other ",
+    'family:"javascript,native" ',
+    "family:all ",
+    "!family:native ",
+    "!family:other ",
+    "family:other family:native ",
+    "family:NATIVE ",
+)
+_FRAME_MATCHERS = (
+    "function:run*",
+    "function:*_va",
+    "module:app.*",
+    "path:**/vendor/**",
+    "package:/usr/lib/**",
+    "app:yes",
+    "category:throw",
+    "!function:run",
+)
+_ACTIONS = ("+app", "-app", "category=throw", "category=internals +app")
+
+
+def _random_rules(generator: random.Random) -> str:
+    lines = []
+    for _ in range(generator.randint(1, 6)):
+        family = generator.choice(_FAMILY_MATCHERS)
+        matchers = " ".join(generator.sample(_FRAME_MATCHERS, generator.randint(1, 2)))
+        lines.append(f"{family}{matchers} {generator.choice(_ACTIONS)}")
+    return "\n".join(lines)
+
+
+def _random_frame(generator: random.Random) -> dict[str, Any]:
+    def pick(*values: bytes | None) -> bytes | None:
+        return generator.choice(values)
+
+    return {
+        "category": pick(None, b"throw"),
+        "family": pick(b"native", b"javascript", b"other"),
+        "function": pick(b"run", b"run_va", b"stop_va", None),
+        "in_app": generator.random() < 0.5,
+        "orig_in_app": None,
+        "module": pick(b"app.views", b"lib.core", None),
+        "package": pick(b"/usr/lib/libc.so", b"/app/bin", None),
+        "path": pick(b"/srv/vendor/x.py", b"/srv/app/x.py", None),
+    }
+
+
+def test_classifier_memo_agrees_with_ophio_on_random_rules() -> None:
+    generator = random.Random(5)
+    for _ in range(300):
+        enhancements = Enhancements.parse(_random_rules(generator))
+        assert enhancements.classifier_per_frame is True
+        for _ in range(40):
+            frame = _random_frame(generator)
+            expected = enhancements.classifier.apply_modifications_to_frames(
+                [frame], NO_EXCEPTION
+            )
+            # The memo answers most of these from frames classified before.
+            assert enhancements.classify_frames([frame], NO_EXCEPTION) == expected, (
+                enhancements.text,
+                frame,
+            )

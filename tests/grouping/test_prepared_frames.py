@@ -24,7 +24,6 @@ FACT_FIELDS = (
     "function",
     "in_app",
     "match",
-    "match_key",
     "orig_in_app",
     "platform",
     "raw_function",
