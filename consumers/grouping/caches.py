@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from consumers.grouping import frame_strategy, prepared_frames
 from consumers.grouping.enhancements import Enhancements
-from consumers.grouping.frame_children import build_frame_children
+from consumers.grouping.frame_children import location_children
 from consumers.grouping.function_names import trim_function_name
 from consumers.grouping.parameterization import normalize_message_for_grouping
 
@@ -21,10 +21,9 @@ def clear_caches(*enhancements: Enhancements) -> None:
     Rule sets keep their own classifier memo: pass those to clear as well.
     """
     prepared_frames.clear_remembered_frames()
-    build_frame_children.cache_clear()
+    location_children.cache_clear()
     frame_strategy.module_component.cache_clear()
     frame_strategy.filename_component.cache_clear()
-    frame_strategy.function_component.cache_clear()
     frame_strategy.context_line_component.cache_clear()
     trim_function_name.cache_clear()
     normalize_message_for_grouping.cache_clear()

@@ -3,15 +3,16 @@
 A frame component's children are ``module``, ``filename``, ``function`` and,
 on platforms with trusted source, ``context_line`` (see
 `consumers.grouping.frame_strategy` for each). They depend only on a few
-strings and flags of the frame, so `build_frame_children` caches them with
-what both variants and the stack trace string need of them.
+strings and flags of the frame. `build_frame_children` builds them with
+what both variants and the stack trace string need of them, and caches
+the children other than the function.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from consumers.grouping.component import Component
 from consumers.grouping.frame_strategy import (
@@ -75,17 +76,28 @@ class FrameChildren:
     )
 
     def __init__(
-        self, children: list[Component], contributes: bool, frame_hint: str | None
+        self,
+        children: list[Component],
+        contributes: bool,
+        frame_hint: str | None,
+        leaf_text: str | None = None,
     ) -> None:
+        """``leaf_text``, when given, must equal `contributed_text` of the
+        children, concatenated in order."""
         self.children = children
         self.contributes = contributes
         self.frame_hint = frame_hint
-        leaves: list[object] = []
-        for child in children:
-            if child["contributes"]:
-                leaves.extend(child["values"])
-        self.text = FrameText("".join(map(str, leaves)))
+        if leaf_text is None:
+            leaf_text = "".join(map(contributed_text, children))
+        self.text = FrameText(leaf_text)
         self.shared_frames: list[Component | None] = [None] * 4
+
+
+def contributed_text(child: Component) -> str:
+    """Return what a contributing child adds to the hash input, else ""."""
+    if not child["contributes"]:
+        return ""
+    return "".join(map(str, child["values"]))
 
 
 def frame_children(
@@ -119,24 +131,32 @@ def frame_children(
     return list(built.children), built.contributes, built.frame_hint
 
 
+class _Location(NamedTuple):
+    """The children and flags of a frame that do not depend on its function."""
+
+    module: Component
+    filename: Component
+    context_line: Component | None
+    # Whether the module, file name or context line contributes.
+    contributes: bool
+    # What the module and file name, and the context line, add to the hash
+    # input: the function child's text goes between them.
+    head_text: str
+    tail_text: str
+    family: str
+    low_quality_path: bool
+
+
 @functools.lru_cache(maxsize=_CACHE_SIZE)
-def build_frame_children(
+def location_children(
     abs_path: str | None,
     module_name: str | None,
     filename: str | None,
     platform: str | None,
     raw_line: str | None,
     has_raw_function: bool,
-    function: str | None,
-    raw_function: str | None,
-    sourcemap_used: bool,
-) -> FrameChildren:
-    """Build the children of a frame from its grouping-relevant fields.
-
-    ``has_raw_function`` is whether the frame as sent has a function name;
-    ``sourcemap_used`` whether its ``data.sourcemap`` is set. The other
-    arguments are as in `frame_children`, with ``None`` for a missing value.
-    """
+) -> _Location:
+    """Build the children of a frame other than its function (cached)."""
     if module_name is None:
         module = _EMPTY_MODULE
     else:
@@ -162,6 +182,46 @@ def build_frame_children(
         )
         context_line = context_line_component(raw_line, url_without_function)
 
+    contributes = module.contributes or filename_child.contributes
+    tail_text = ""
+    if context_line is not None:
+        contributes = contributes or context_line.contributes
+        tail_text = contributed_text(context_line)
+    return _Location(
+        module,
+        filename_child,
+        context_line,
+        contributes,
+        contributed_text(module) + contributed_text(filename_child),
+        tail_text,
+        family,
+        abs_path in _LOW_QUALITY_JS_PATHS,
+    )
+
+
+def build_frame_children(
+    abs_path: str | None,
+    module_name: str | None,
+    filename: str | None,
+    platform: str | None,
+    raw_line: str | None,
+    has_raw_function: bool,
+    function: str | None,
+    raw_function: str | None,
+    sourcemap_used: bool,
+) -> FrameChildren:
+    """Build the children of a frame from its grouping-relevant fields.
+
+    ``has_raw_function`` is whether the frame as sent has a function name;
+    ``sourcemap_used`` whether its ``data.sourcemap`` is set. The other
+    arguments are as in `frame_children`, with ``None`` for a missing value.
+    The children other than the function are cached, because frames that
+    differ only in their function names share them.
+    """
+    location = location_children(
+        abs_path, module_name, filename, platform, raw_line, has_raw_function
+    )
+    context_line = location.context_line
     function_child = function_component(
         function,
         raw_function,
@@ -169,28 +229,22 @@ def build_frame_children(
         sourcemap_used,
         context_line is not None and context_line.contributes,
     )
-    function_contributed = function_child.contributes
-    if family == "javascript":
-        function_child = apply_unknown_javascript_name(
-            function_child, raw_function or function
-        )
-
-    children = [module, filename_child, function_child]
-    contributes = (
-        module.contributes or filename_child.contributes or function_contributed
-    )
-    if context_line is not None:
-        children.append(context_line)
-        contributes = contributes or context_line.contributes
-
+    contributes = location.contributes or function_child["contributes"]
     frame_hint = None
-    if family == "javascript":
+    if location.family == "javascript":
         name = raw_function or function
+        function_child = apply_unknown_javascript_name(function_child, name)
         if name:
             name = name.rsplit(".", 1)[-1]
-        if name == "eval" or abs_path in _LOW_QUALITY_JS_PATHS:
+        if name == "eval" or location.low_quality_path:
             frame_hint = "ignored low quality javascript frame"
-    return FrameChildren(children, contributes, frame_hint)
+
+    if context_line is None:
+        children = [location.module, location.filename, function_child]
+    else:
+        children = [location.module, location.filename, function_child, context_line]
+    text = location.head_text + contributed_text(function_child) + location.tail_text
+    return FrameChildren(children, contributes, frame_hint, text)
 
 
 def _str_or_none(value: object) -> str | None:

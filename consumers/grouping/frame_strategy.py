@@ -135,7 +135,6 @@ def filename_component(
     return Component("filename", [basename], hint=hint)
 
 
-@functools.lru_cache(maxsize=_CACHE_SIZE)
 def function_component(
     function: str | None,
     raw_function: str | None,
