@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from consumers.grouping.frame_children import frame_children
+from consumers.grouping.frame_children import build_frame_children, frame_children
 
 
 def children_of(
@@ -170,3 +170,62 @@ def test_context_line_only_on_trusted_platforms() -> None:
 def test_native_unknown_function_is_ignored() -> None:
     children = children_of({"function": "<unknown>", "package": "libc.so"}, "native")
     assert children["function"]["contributes"] is False
+
+
+@pytest.mark.parametrize(
+    ("frame", "platform"),
+    [
+        (
+            {"module": "app.views", "function": "index", "context_line": "x = 1"},
+            "python",
+        ),
+        ({"filename": "app.js", "abs_path": "https://a.io/app.js"}, "javascript"),
+        ({"filename": "app.js", "function": "Foo.bar", "context_line": "f()"}, "node"),
+        ({"module": "sun.reflect.GeneratedMethodAccessor12"}, "java"),
+        ({"function": "<redacted>", "package": "/usr/lib/libc.so"}, "native"),
+        ({"filename": "src/Main.c", "function": "run"}, "c"),
+    ],
+)
+def test_frame_text_joins_contributing_leaves(
+    frame: dict[str, Any], platform: str
+) -> None:
+    built = build_frame_children(
+        frame.get("abs_path"),
+        frame.get("module"),
+        frame.get("filename"),
+        platform,
+        frame.get("context_line"),
+        bool(frame.get("function")),
+        frame.get("function"),
+        None,
+        False,
+    )
+    leaves = [
+        str(value)
+        for child in built.children
+        if child["contributes"]
+        for value in child["values"]
+    ]
+    assert built.text.leaf_text == "".join(leaves)
+
+
+def test_frames_differing_in_function_share_children() -> None:
+    first, second = (
+        build_frame_children(
+            "/srv/app/views.py",
+            "app.views",
+            "app/views.py",
+            "python",
+            "return render()",
+            True,
+            function,
+            None,
+            False,
+        )
+        for function in ("index", "detail")
+    )
+    assert first.children[0] is second.children[0]
+    assert first.children[1] is second.children[1]
+    assert first.children[3] is second.children[3]
+    assert first.children[2]["values"] == ["index"]
+    assert second.children[2]["values"] == ["detail"]
