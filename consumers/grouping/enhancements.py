@@ -17,11 +17,11 @@ frame's result depends only on the frame (and on the exception, for rules
 with exception matchers), so `Enhancements.classify_frames` remembers it.
 
 A frame's result depends only on its family, its starting in_app and
-category, and the fields that the rules able to match its family read.
-Most rules name one family, so frames of other families ignore them: with
-the default rules, a Python frame's function name never matters. The memo
-is keyed by those fields alone, so frames that differ elsewhere share one
-entry.
+category, and the fields read by the rules that can match its family.
+Most rules name one family, and frames of other families skip them. With
+the default rules, for example, no rule that can match a Python frame
+reads its function name. The memo is keyed by those fields alone, so
+frames that differ in other fields share one entry.
 """
 
 from __future__ import annotations
@@ -132,8 +132,8 @@ class Enhancements:
     # on its neighbours' flags, which differ between the app and the system
     # variant. Without a cap, an in-app frame's flag is the same in both.
     limits_contributing_frames: bool = True
-    # Family (as match frames spell it) -> the getter of the fields that
-    # classifier results of its frames depend on, family first.
+    # Family, as match frames spell it, to the getter of the fields that
+    # decide the classifier result of its frames (family first).
     classifier_key_getters: dict[bytes, Callable[[dict[str, Any]], Any]] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -176,7 +176,7 @@ class Enhancements:
                 if not keys or not _FRAME_MATCHER_KEYS.issuperset(keys):
                     reads_exception = True
                 read = {_MATCHER_FIELDS.get(key, "") for key in keys}
-                if "" in read:  # a key not known to read one frame field
+                if "" in read:  # a key that reads no single known frame field
                     read = set(_ALL_FIELDS)
                 for family in _rule_families(matchers, keys):
                     fields_by_family[family] |= read
@@ -257,8 +257,8 @@ def _rule_families(matchers: str, keys: list[str]) -> tuple[str, ...]:
 
     A positive `family:` matcher limits the rule to the families it lists
     (all of them for ``all``). A negated one, or one in another spelling,
-    limits nothing, which is always safe: the memo then keys the rule's
-    frames by more fields than needed.
+    limits nothing. That is safe, because the memo then keys the frames by
+    more fields than needed.
     """
     found = _FAMILY_MATCHER_RE.findall(matchers)
     if len(found) != keys.count("family"):

@@ -82,8 +82,8 @@ class FrameChildren:
         frame_hint: str | None,
         leaf_text: str | None = None,
     ) -> None:
-        """``leaf_text``, when given, must equal `contributed_text` of the
-        children, concatenated in order."""
+        """Store the children. ``leaf_text``, when given, must equal the
+        `contributed_text` of the children, concatenated in order."""
         self.children = children
         self.contributes = contributes
         self.frame_hint = frame_hint
@@ -139,8 +139,8 @@ class _Location(NamedTuple):
     context_line: Component | None
     # Whether the module, file name or context line contributes.
     contributes: bool
-    # What the module and file name, and the context line, add to the hash
-    # input: the function child's text goes between them.
+    # The hash input text of the module and file name, and of the context
+    # line. The function child's text goes between the two.
     head_text: str
     tail_text: str
     family: str

@@ -190,8 +190,8 @@ def frame_facts(raw: dict[str, Any], event_platform: str | None) -> FrameFacts:
         )
     # Every other field reads as None unless it is a string, and no string
     # equals a value of another type, so equal keys mean equal facts.
-    # Besides ``in_app`` and ``data``, the key holds every field that
-    # `FrameFacts` reads, one by one: a map over their names is slower.
+    # Besides ``in_app`` and ``data``, the key contains every field that
+    # `FrameFacts` reads. Reading them one by one is faster than a map.
     key = (
         event_platform,
         in_app if type(in_app) is bool else None,

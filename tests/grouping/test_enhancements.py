@@ -215,9 +215,7 @@ def test_default_rules_ignore_python_function_names() -> None:
         ("family:native, function:a +app", {b"native", b"javascript", b"other"}),
     ],
 )
-def test_function_is_read_for_the_rule_families(
-    rule: str, families: set[bytes]
-) -> None:
+def test_function_read_for_rule_families(rule: str, families: set[bytes]) -> None:
     getters = Enhancements.parse(rule).classifier_key_getters
     reads_function = {
         family
@@ -281,7 +279,7 @@ def _random_frame(generator: random.Random) -> dict[str, Any]:
     }
 
 
-def test_classifier_memo_agrees_with_ophio_on_random_rules() -> None:
+def test_classifier_memo_matches_ophio_randomly() -> None:
     generator = random.Random(5)
     for _ in range(300):
         enhancements = Enhancements.parse(_random_rules(generator))
@@ -291,7 +289,7 @@ def test_classifier_memo_agrees_with_ophio_on_random_rules() -> None:
             expected = enhancements.classifier.apply_modifications_to_frames(
                 [frame], NO_EXCEPTION
             )
-            # The memo answers most of these from frames classified before.
+            # The memo returns most of these from frames classified before.
             assert enhancements.classify_frames([frame], NO_EXCEPTION) == expected, (
                 enhancements.text,
                 frame,
