@@ -22,6 +22,7 @@ from consumers.kafka.config import (
     canonical_servers,
     kafka_option,
 )
+from consumers.kafka.reachability import BrokersUnreachable
 from consumers.native_memory import limit_malloc_arenas
 from consumers.ops.metrics import MetricsServerError
 from consumers.ops.tracing import init_sentry
@@ -66,6 +67,14 @@ def _require_number(ctx: click.Context, param: click.Parameter, value: float) ->
     default=300_000,
     show_default=True,
     help="librdkafka max.poll.interval.ms, in milliseconds.",
+)
+@opt.setting(
+    "--broker-timeout",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait at start for a Kafka broker to respond; exits 1 "
+    "when none does. 0 waits forever.",
 )
 @opt.setting(
     "--join-timeout",
@@ -208,6 +217,7 @@ def run(
     consumer_group: str,
     auto_offset_reset: str,
     max_poll_interval_ms: int,
+    broker_timeout: float,
     join_timeout: float,
     processes: int,
     database_url: str,
@@ -238,6 +248,7 @@ def run(
 
     Exits 0 after a clean shutdown (SIGTERM, SIGINT or idle exit) and 1 when
     a stage fails; the failed batch is not committed and is retried on restart.
+    Exits 1 when no broker responds within --broker-timeout at start.
     Exits 2 when an -O option contradicts --bootstrap-servers,
     --consumer-group, --auto-offset-reset or --max-poll-interval-ms, or
     sets enable.auto.commit, enable.auto.offset.store or
@@ -277,6 +288,7 @@ def run(
         auto_offset_reset=auto_offset_reset,
         max_poll_interval_ms=max_poll_interval_ms,
         join_timeout_seconds=join_timeout,
+        broker_timeout_seconds=broker_timeout,
         dlq_topic=dlq_topic,
         healthcheck_file=healthcheck_file_path,
         exit_after_idle_seconds=exit_after_idle_seconds,
@@ -290,6 +302,11 @@ def run(
         run_consumer(settings, consumer)
     except RulesFileError as e:
         raise click.ClickException(str(e)) from e
+    except BrokersUnreachable as e:
+        raise click.ClickException(
+            f"{e}; check --bootstrap-servers, the -O security options and that "
+            "the brokers are up, or raise --broker-timeout"
+        ) from e
     except ProducerFlushTimeout as e:
         # librdkafka's flush thread never ends while the broker is gone, and
         # the interpreter would wait for it at exit. Everything the producer

@@ -27,6 +27,7 @@ from consumers.kafka.config import (
     consumer_config,
     producer_config,
 )
+from consumers.kafka.reachability import wait_for_brokers
 from consumers.native_memory import MallocTrimmer
 from consumers.ops.lag_sampler import LagSampler
 from consumers.ops.metrics import (
@@ -57,6 +58,8 @@ class ConsumerOptions:
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
     lag_sample_interval_seconds: float = 30.0
+    # Seconds to wait at start for a broker to respond; 0 waits forever.
+    broker_timeout_seconds: float = 60.0
 
 
 class ResponsiveKafkaConsumer(KafkaConsumer):
@@ -138,9 +141,11 @@ def _restore_signals(handlers: dict[int, Any]) -> None:
 def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activity:
     """Consume until a signal arrives or, if configured, until idle.
 
-    Raises `ProducerFlushTimeout` after an otherwise complete shutdown when
-    the producer could not deliver its messages, typically because the
-    broker is unreachable. The producer's thread is then still running.
+    Raises `BrokersUnreachable` before any Kafka client starts when no
+    broker responds within ``options.broker_timeout_seconds``. Raises
+    `ProducerFlushTimeout` after an otherwise complete shutdown when the
+    producer could not deliver its messages, typically because the broker
+    became unreachable. The producer's thread is then still running.
     """
     activity = Activity()
     install_arroyo_metrics()
@@ -156,6 +161,14 @@ def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activi
         if options.metrics_port is not None:
             server = start_metrics_server(options.metrics_port, options.metrics_host)
             stack.callback(server.shutdown)
+        # After the checks of local settings, which fail at once, and
+        # before any Kafka client, whose retries would flood the log.
+        wait_for_brokers(
+            options.bootstrap_servers,
+            options.broker_timeout_seconds,
+            options.kafka_options,
+        )
+        if options.metrics_port is not None:
             sampler = LagSampler(
                 options.bootstrap_servers,
                 options.group_id,

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from consumers.cli.run import reject_conflicting_kafka_options, run
+from consumers.embedded.broker import free_port
 from consumers.kafka.config import KafkaOptions
 from tests.pipeline.conftest import TANSU_OPTIONS, last_stderr_line, seer_backfill
 
@@ -177,4 +178,26 @@ def test_run_metrics_port_taken_clean_error() -> None:
         f"Error: metrics endpoint cannot listen on 127.0.0.1:{port}"
     )
     assert "--metrics-port" in last_line
+    assert "Traceback" not in result.stderr
+
+
+def test_run_unreachable_broker_exits_1() -> None:
+    address = f"127.0.0.1:{free_port()}"
+    result = seer_backfill(
+        "run",
+        "--bootstrap-servers",
+        address,
+        "--broker-timeout",
+        "2",
+        "--database-url",
+        "postgresql://127.0.0.1:1/unused",
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr[-3000:]
+    last_line = last_stderr_line(result)
+    assert last_line.startswith(f"Error: no Kafka broker at {address} responded")
+    assert "Connection refused" in last_line
+    assert "--broker-timeout" in last_line
+    # One error line, not one line per connection attempt of librdkafka.
+    assert "Connect to" not in result.stderr.replace(last_line, "")
     assert "Traceback" not in result.stderr
