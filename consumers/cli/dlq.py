@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from consumers.cli import options
-from consumers.kafka.admin import KafkaAdminError
+from consumers.kafka.admin import KafkaAdminError, UnknownPartitionError
 from consumers.kafka.config import (
     KafkaOptions,
     OwnedProperty,
@@ -208,6 +208,8 @@ def list_(output_format: str, limit: int | None, **selection: Any) -> None:
                 records.append(record)
                 if limit is not None and len(records) >= limit:
                     break
+    except UnknownPartitionError as e:
+        raise click.BadParameter(str(e), param_hint="--partition") from e
     except (DlqReadError, KafkaAdminError) as e:
         raise click.ClickException(str(e)) from e
 
@@ -266,6 +268,8 @@ def replay_command(to_topic: str | None, dry_run: bool, **selection: Any) -> Non
                 dry_run=dry_run,
                 options=KafkaOptions.parse(selection["kafka_option"]),
             )
+    except UnknownPartitionError as e:
+        raise click.BadParameter(str(e), param_hint="--partition") from e
     except (DlqReadError, KafkaAdminError) as e:
         raise click.ClickException(str(e)) from e
 

@@ -16,7 +16,7 @@ import click
 
 from consumers.cli import options
 from consumers.cli.offsets import parse_partition_list
-from consumers.kafka.admin import KafkaAdminError
+from consumers.kafka.admin import KafkaAdminError, UnknownPartitionError
 from consumers.kafka.config import KafkaOptions, kafka_option
 from consumers.ops.lag import LagReader, LagSnapshot
 from consumers.ops.lag_status import Status, evaluate_group, partition_windows
@@ -230,6 +230,8 @@ def lag(
                 if output_format == "table":
                     click.echo()
                 time.sleep(watch)
+    except UnknownPartitionError as e:
+        raise click.BadParameter(str(e), param_hint="--partitions") from e
     except KafkaAdminError as e:
         raise click.ClickException(str(e)) from e
     except KeyboardInterrupt:

@@ -1,7 +1,8 @@
 """`seer-backfill offsets reset`: move a stopped consumer group's offsets.
 
-Exit codes: 0 success (or dry run), 1 failure (active group, broker error,
-offsets that differ when read back), 2 usage error.
+Exit codes: 0 success (or dry run), 1 failure (active group, group without
+committed offsets, broker error, offsets that differ when read back), 2
+usage error (including partitions the topic does not have).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 import click
 
 from consumers.cli import options
-from consumers.kafka.admin import KafkaAdminError
+from consumers.kafka.admin import KafkaAdminError, UnknownPartitionError
 from consumers.kafka.config import KafkaOptions, kafka_option
 from consumers.ops.offsets import (
     ResetError,
@@ -135,6 +136,13 @@ def offsets() -> None:
     help="Write the new offsets. Without it nothing changes (dry run).",
 )
 @click.option(
+    "--allow-new-group",
+    is_flag=True,
+    help="Let --execute write offsets for a group that has none on the "
+    "topic yet. Without it such a reset fails, which catches misspelled "
+    "group names.",
+)
+@click.option(
     "--format",
     "output_format",
     type=click.Choice(["table", "json"]),
@@ -155,6 +163,7 @@ def reset(
     shift_by: int | None,
     to_offset: int | None,
     execute: bool,
+    allow_new_group: bool,
     output_format: str,
     kafka_option: tuple[str, ...],
 ) -> None:
@@ -163,10 +172,12 @@ def reset(
     Prints each partition's current offset, the new one and the difference.
     Offsets are clamped to the partition's earliest and end offsets. With
     --execute the new offsets are written, read back and compared; the
-    group must have no running consumers (state Empty or Dead).
+    group must have no running consumers (state Empty or Dead), and a
+    committed offset on the topic unless --allow-new-group is given.
 
-    Exit codes: 0 success or dry run, 1 failure (active group, broker error,
-    offsets read back differ), 2 usage error.
+    Exit codes: 0 success or dry run, 1 failure (active group, group without
+    committed offsets, broker error, offsets read back differ), 2 usage
+    error.
     """
     target = _target(
         to_earliest, to_latest, to_datetime, by_duration, shift_by, to_offset
@@ -179,8 +190,11 @@ def reset(
             target,
             partitions=parse_partition_list(partitions),
             execute=execute,
+            allow_new_group=allow_new_group,
             options=KafkaOptions.parse(kafka_option),
         )
+    except UnknownPartitionError as e:
+        raise click.BadParameter(str(e), param_hint="--partitions") from e
     except (ResetError, KafkaAdminError) as e:
         raise click.ClickException(str(e)) from e
 

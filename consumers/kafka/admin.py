@@ -29,6 +29,10 @@ class KafkaAdminError(RuntimeError):
     """A broker request failed; the message names the request and its target."""
 
 
+class UnknownPartitionError(KafkaAdminError):
+    """Requested partitions that the topic does not have."""
+
+
 @dataclass(frozen=True)
 class Watermarks:
     """The first offset still stored (`low`) and the next offset to be written."""
@@ -117,14 +121,17 @@ def topic_partitions(
 def select_partitions(
     available: Iterable[int], requested: Iterable[int] | None
 ) -> list[int]:
-    """Return the requested partitions, or all; raise for an id the topic lacks."""
+    """Return the requested partitions, or all.
+
+    Raises `UnknownPartitionError` for an id the topic lacks.
+    """
     available_sorted = sorted(available)
     if requested is None:
         return available_sorted
     chosen = sorted(set(requested))
     missing = [p for p in chosen if p not in available_sorted]
     if missing:
-        raise KafkaAdminError(
+        raise UnknownPartitionError(
             f"partitions {missing} do not exist; the topic has partitions "
             f"0..{len(available_sorted) - 1}"
         )

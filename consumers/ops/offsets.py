@@ -50,6 +50,11 @@ class GroupActiveError(ResetError):
     """The group has consumers, so its offsets must not be changed."""
 
 
+class NewGroupError(ResetError):
+    """The group has no committed offset on the topic, so a reset would
+    create them, and a misspelled group name would go unnoticed."""
+
+
 @dataclass(frozen=True)
 class ToEarliest:
     pass
@@ -277,12 +282,16 @@ def reset_offsets(
     *,
     partitions: Sequence[int] | None = None,
     execute: bool = False,
+    allow_new_group: bool = False,
     options: KafkaOptions | None = None,
 ) -> ResetReport:
     """Plan the reset, and with `execute` apply it and read it back.
 
     Raises `GroupActiveError` when `execute` is set and the group has
-    consumers, `ResetError` when the target cannot be computed, and
+    consumers, `NewGroupError` when `execute` is set, the group has no
+    committed offset on the chosen partitions of the topic and
+    `allow_new_group` is not, `ResetError` when the target cannot be
+    computed, and
     `KafkaAdminError` for broker failures. Safe to repeat: a second run with
     the same absolute target writes the same offsets.
     """
@@ -302,6 +311,15 @@ def reset_offsets(
 
         marks = watermarks(reader, topic, chosen)
         committed = committed_offsets(admin, group, topic, chosen)
+        if not allow_new_group and all(o is None for o in committed.values()):
+            new_group = NewGroupError(
+                f"group {group!r} has no committed offset on topic {topic!r}, "
+                "so --execute would create them; check the group name, or pass "
+                "--allow-new-group to start a new group at these offsets"
+            )
+            if execute:
+                raise new_group
+            blocked_by = blocked_by or str(new_group)
         current = [
             PartitionOffsets(p, marks[p].low, marks[p].high, committed.get(p))
             for p in chosen

@@ -428,8 +428,53 @@ def test_reset_unknown_partition(
     code, _, err = run_reset(
         bootstrap_servers, group, topic, "--to-earliest", "--partitions", "0,3"
     )
-    assert code == 1
+    assert code == 2
     assert "[3] do not exist" in err
+    assert "--partitions" in err
+
+
+def test_reset_new_group_rejected(
+    bootstrap_servers: str, committed_group: tuple[str, str]
+) -> None:
+    _, topic = committed_group
+    misspelled = f"typo-{uuid.uuid4().hex[:8]}"
+    code, _, err = run_reset(
+        bootstrap_servers, misspelled, topic, "--to-earliest", "--execute"
+    )
+    assert code == 1
+    assert f"group '{misspelled}' has no committed offset" in err
+    assert "--allow-new-group" in err
+    assert committed(bootstrap_servers, misspelled, topic) is None
+
+
+def test_reset_new_group_dry_run_warns(
+    bootstrap_servers: str, committed_group: tuple[str, str]
+) -> None:
+    _, topic = committed_group
+    code, _, err = run_reset(
+        bootstrap_servers, f"typo-{uuid.uuid4().hex[:8]}", topic, "--to-earliest"
+    )
+    assert code == 0, err
+    assert "--execute would be rejected" in err
+    assert "--allow-new-group" in err
+
+
+def test_reset_new_group_allowed(
+    bootstrap_servers: str, committed_group: tuple[str, str]
+) -> None:
+    _, topic = committed_group
+    group = f"new-{uuid.uuid4().hex[:8]}"
+    code, _, err = run_reset(
+        bootstrap_servers,
+        group,
+        topic,
+        "--to-offset",
+        "2",
+        "--execute",
+        "--allow-new-group",
+    )
+    assert code == 0, err
+    assert committed(bootstrap_servers, group, topic) == 2
 
 
 def test_reset_missing_topic(bootstrap_servers: str) -> None:
