@@ -224,4 +224,11 @@ def schedule(
         click.echo(f"failed: {len(result.failed)} messages", err=True)
         for failure in result.failed[:10]:
             click.echo(f"  {failure.message.label}: {failure.error}", err=True)
+        # Chains already consumed have ledger rows and are skipped; the
+        # consumer ignores a second copy of a first batch not consumed yet.
+        click.echo(
+            f"run again with --run-id {run.run_id} to publish the chains "
+            "that have not started",
+            err=True,
+        )
         sys.exit(1)

@@ -304,6 +304,8 @@ def test_schedule_delivery_failure(projects: str) -> None:
     )
     assert result.exit_code == 1
     assert "failed: 1 messages" in result.stderr
+    run_id = result.stdout.splitlines()[0].removeprefix("run id: ")
+    assert f"run again with --run-id {run_id}" in result.stderr
 
 
 def test_schedule_needs_one_source(projects: str, bootstrap_servers: str) -> None:
