@@ -31,6 +31,7 @@ import psycopg  # noqa: E402
 
 from bench import dataset, stage_cpu  # noqa: E402
 from bench.report import TARGET_HASH_RATIO  # noqa: E402
+from consumers.cli.main import run_command  # noqa: E402
 from consumers.cli.options import database_error_message  # noqa: E402
 from consumers.db.migrate import migrate  # noqa: E402
 
@@ -169,4 +170,4 @@ def main(database_url: str, groups: int, sample: int, runs: int, one_run: bool) 
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

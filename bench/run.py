@@ -41,6 +41,7 @@ from bench import consumer_run, dataset, report, stage_cpu  # noqa: E402
 from bench.baseline import BaselineLimits, run_baseline  # noqa: E402
 from bench.services import SeerSettings, Services, start_services  # noqa: E402
 from bench.state import reset_backfill_state  # noqa: E402
+from consumers.cli.main import run_command  # noqa: E402
 from consumers.pipeline.settings import PipelineSettings  # noqa: E402
 
 logger = logging.getLogger("bench.run")
@@ -504,4 +505,4 @@ def main(
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

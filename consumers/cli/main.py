@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -51,9 +51,33 @@ class LazyGroup(click.Group):
 def cli() -> None:
     """Backfill Seer similarity records for existing error groups, from Kafka.
 
-    Exit codes: 0 success, 1 runtime failure, 2 usage error; commands that
-    check a condition (`lag --fail-on`) document their own.
+    Exit codes: 0 success, 1 runtime failure, 2 usage error, 130 after
+    Ctrl-C (SIGINT); commands that check a condition (`lag --fail-on`)
+    document their own.
     """
+
+
+# The shell's exit status for a process stopped by SIGINT (128 + 2).
+EXIT_INTERRUPTED = 130
+
+
+def run_command(command: click.Command, args: list[str] | None = None) -> NoReturn:
+    """Run a click command as a program, as click's standalone mode does,
+    except that Ctrl-C exits with `EXIT_INTERRUPTED` instead of 1.
+
+    ``args`` defaults to the process's command-line arguments.
+    """
+    try:
+        result = command.main(args=args, standalone_mode=False)
+    except click.Abort as e:
+        click.echo("Aborted!", err=True)
+        interrupted = isinstance(e.__cause__, KeyboardInterrupt)
+        sys.exit(EXIT_INTERRUPTED if interrupted else 1)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    # A command returns None, or its exit code when it calls `ctx.exit`.
+    sys.exit(result if isinstance(result, int) else 0)
 
 
 def main() -> None:
@@ -62,4 +86,4 @@ def main() -> None:
     from consumers.ops.metrics_setup import forget_inherited_dir
 
     forget_inherited_dir()
-    sys.exit(cli.main(standalone_mode=True))
+    run_command(cli)
