@@ -42,6 +42,7 @@ from bench.baseline import BaselineLimits, run_baseline  # noqa: E402
 from bench.services import SeerSettings, Services, start_services  # noqa: E402
 from bench.state import reset_backfill_state  # noqa: E402
 from consumers.cli.main import run_command  # noqa: E402
+from consumers.cli.options import database_error_message  # noqa: E402
 from consumers.pipeline.settings import PipelineSettings  # noqa: E402
 
 logger = logging.getLogger("bench.run")
@@ -491,8 +492,14 @@ def main(
                 results = measure(services, folder, config, options)
                 _stop_if_terminated()
     except Exception as error:
-        logger.exception("benchmark failed")
-        click.echo(f"Error: benchmark failed: {error}", err=True)
+        # A database that cannot be reached needs no traceback to be fixed.
+        message = None
+        if database_url is not None:
+            message = database_error_message(error, database_url)
+        if message is None:
+            logger.exception("benchmark failed")
+            message = f"benchmark failed: {error}"
+        click.echo(f"Error: {message}", err=True)
         sys.exit(1)
 
     section = report.render(results)
