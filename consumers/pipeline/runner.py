@@ -21,6 +21,7 @@ from arroyo.dlq import DlqPolicy
 from arroyo.processing import StreamProcessor
 from arroyo.types import BrokerValue, Topic
 
+from consumers.kafka.client_logs import client_logger
 from consumers.kafka.config import (
     NO_OPTIONS,
     KafkaOptions,
@@ -179,11 +180,14 @@ def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activi
             sampler.start()
             stack.callback(sampler.stop)
         producer = KafkaProducer(
-            producer_config(
-                options.bootstrap_servers,
-                options.kafka_options,
-                client_id="seer-backfill-consumer",
-            )
+            {
+                **producer_config(
+                    options.bootstrap_servers,
+                    options.kafka_options,
+                    client_id="seer-backfill-consumer",
+                ),
+                "logger": client_logger(),
+            }
         )
         producer_close = _ProducerClose(producer)
         stack.callback(producer_close)
@@ -207,6 +211,7 @@ def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activi
             client_id="seer-backfill-consumer",
         )
         config["max.poll.interval.ms"] = options.max_poll_interval_ms
+        config["logger"] = client_logger()
         consumer = ResponsiveKafkaConsumer(config, max_wait_seconds=0.01)
         processor = StreamProcessor(
             consumer,
