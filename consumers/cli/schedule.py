@@ -224,8 +224,8 @@ def schedule(
         click.echo(f"failed: {len(result.failed)} messages", err=True)
         for failure in result.failed[:10]:
             click.echo(f"  {failure.message.label}: {failure.error}", err=True)
-        # Chains already consumed have ledger rows and are skipped; the
-        # consumer ignores a second copy of a first batch not consumed yet.
+        # Chains already consumed have ledger rows and are skipped. The
+        # consumer ignores a second copy of a first batch it has not consumed.
         click.echo(
             f"run again with --run-id {run.run_id} to publish the chains "
             "that have not started",

@@ -51,8 +51,8 @@ class GroupActiveError(ResetError):
 
 
 class NewGroupError(ResetError):
-    """The group has no committed offset on the topic, so a reset would
-    create them, and a misspelled group name would go unnoticed."""
+    """A group without a committed offset on the topic. A reset would
+    create its offsets there, so a misspelled group name would go unnoticed."""
 
 
 @dataclass(frozen=True)
