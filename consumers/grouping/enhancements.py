@@ -98,11 +98,11 @@ _ALL_FIELDS = ("family", "in_app", "category", "path", "module", "function", "pa
 _RESULT_FIELDS = ("family", "in_app", "category")
 # The families of match frames, which `family:` matchers compare exactly.
 _FAMILIES = ("native", "javascript", "other")
-# A `family:` matcher whose value is a plain list, unquoted or quoted as
-# a whole, followed by a space or the end of the rule.
-_FAMILY_MATCHER_RE = re.compile(
-    r'(?:^|[\s\[|"])(!?)family:(?:"([a-z,]+)"|([a-z,]+))(?=\s|$)'
-)
+# One matcher of a rule as sentry-ophio reads it: optional "!", key, ":",
+# and a value, either quoted (sentry-ophio has no escapes) or running to the
+# next space, followed by a space or the end. A value may contain text that
+# looks like another matcher, such as `function:a|family:native`.
+_PLAIN_MATCHER_RE = re.compile(r'(!?)([A-Za-z0-9._-]+):("[^"]*"|[^\s"]\S*)(?=\s|$)')
 # Classifier results per generation of a rule set's memo, which keeps up to
 # two. An entry takes an estimated few hundred bytes.
 CLASSIFIED_FRAMES_PER_GENERATION = 4_096
@@ -178,7 +178,7 @@ class Enhancements:
                 read = {_MATCHER_FIELDS.get(key, "") for key in keys}
                 if "" in read:  # a key that reads no single known frame field
                     read = set(_ALL_FIELDS)
-                for family in _rule_families(matchers, keys):
+                for family in _rule_families(matchers):
                     fields_by_family[family] |= read
             if any(action.startswith("max-frames=") for action in other_actions):
                 limits_frames = True
@@ -252,23 +252,30 @@ class Enhancements:
         return results  # type: ignore[return-value]  # no None is left
 
 
-def _rule_families(matchers: str, keys: list[str]) -> tuple[str, ...]:
+def _rule_families(matchers: str) -> tuple[str, ...]:
     """Return the frame families a classifier rule can match.
 
     A positive `family:` matcher limits the rule to the families it lists
-    (all of them for ``all``). A negated one, or one in another spelling,
-    limits nothing. That is safe, because the memo then keys the frames by
-    more fields than needed.
+    (all of them for ``all``). A negated one or one in another spelling
+    limits nothing, and so does any family matcher of a rule that is not a
+    sequence of `_PLAIN_MATCHER_RE` matchers. That is safe, because the memo
+    then keys the frames by more fields than needed.
     """
-    found = _FAMILY_MATCHER_RE.findall(matchers)
-    if len(found) != keys.count("family"):
-        return _FAMILIES
     families = set(_FAMILIES)
-    for negated, quoted, plain in found:
-        listed = set((quoted or plain).split(","))
-        if negated or "all" in listed or not listed.issubset(_FAMILIES):
-            continue
-        families &= listed
+    position = 0
+    text = matchers.strip()
+    while position < len(text):
+        matcher = _PLAIN_MATCHER_RE.match(text, position)
+        if matcher is None:
+            return _FAMILIES
+        negated, key, value = matcher.groups()
+        if key == "family" and not negated:
+            listed = set(value.strip('"').split(","))
+            if "all" not in listed and listed.issubset(_FAMILIES):
+                families &= listed
+        position = matcher.end()
+        while position < len(text) and text[position].isspace():
+            position += 1
     return tuple(family for family in _FAMILIES if family in families)
 
 

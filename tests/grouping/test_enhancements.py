@@ -213,6 +213,14 @@ def test_default_rules_ignore_python_function_names() -> None:
         ("!family:native function:a +app", {b"native", b"javascript", b"other"}),
         ("family:Native function:a +app", {b"native", b"javascript", b"other"}),
         ("family:native, function:a +app", {b"native", b"javascript", b"other"}),
+        # Text inside or glued to a value that only looks like a matcher.
+        ('function:"a family:native " +app', {b"native", b"javascript", b"other"}),
+        ("function:a|family:native +app", {b"native", b"javascript", b"other"}),
+        ('function:a"family:native +app', {b"native", b"javascript", b"other"}),
+        (
+            'family:all stack.function:"a family:javascript" +app',
+            {b"native", b"javascript", b"other"},
+        ),
     ],
 )
 def test_function_read_for_rule_families(rule: str, families: set[bytes]) -> None:
@@ -250,6 +258,9 @@ _FRAME_MATCHERS = (
     "app:yes",
     "category:throw",
     "!function:run",
+    'function:"run family:native "',
+    'stack.function:"* family:javascript *"',
+    "module:app.*|family:other",
 )
 _ACTIONS = ("+app", "-app", "category=throw", "category=internals +app")
 
