@@ -234,8 +234,6 @@ def lag(
         raise click.BadParameter(str(e), param_hint="--partitions") from e
     except KafkaAdminError as e:
         raise click.ClickException(str(e)) from e
-    except KeyboardInterrupt:
-        return
 
 
 def _print_newest(window: collections.deque[LagSnapshot], fmt: str) -> Status:

@@ -38,12 +38,19 @@ def parse_partition_list(value: str | None) -> list[int] | None:
     if value is None:
         return None
     try:
-        return [int(item) for item in value.split(",") if item.strip()]
+        chosen = [int(item) for item in value.split(",") if item.strip()]
     except ValueError as e:
         raise click.BadParameter(
             f"{value!r} is not a comma-separated list of partition numbers",
             param_hint="--partitions",
         ) from e
+    if not chosen:
+        raise click.BadParameter(
+            f"{value!r} names no partition; give numbers such as 0,1, or leave "
+            "the option out for every partition",
+            param_hint="--partitions",
+        )
+    return chosen
 
 
 def _target(

@@ -70,7 +70,8 @@ def _require_number(ctx: click.Context, param: click.Parameter, value: float) ->
 )
 @opt.setting(
     "--broker-timeout",
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(min=0, max=86_400),
+    callback=_require_number,
     default=60.0,
     show_default=True,
     help="Seconds to wait at start for a Kafka broker to respond; exits 1 "

@@ -2,7 +2,7 @@
 
 Kafka clients retry an unreachable broker forever, and librdkafka logs every
 failed connection attempt. A consumer started with a wrong address would run
-without consuming anything and flood its log. `wait_for_brokers` asks for
+without consuming anything and flood its log. `wait_for_brokers` requests
 cluster metadata until a broker responds or a deadline passes, logs one line
 every few seconds while it waits, and raises `BrokersUnreachable` with the
 last connection error at the deadline.

@@ -496,3 +496,12 @@ def test_reset_by_duration_plumbing(
     assert code == 0, err
     (row,) = json.loads(out)["partitions"]
     assert 0 <= row["after"] <= 6
+
+
+@pytest.mark.parametrize("value", ["", ",", " "])
+def test_reset_empty_partitions_usage_error(value: str) -> None:
+    code, _, err = run_reset(
+        "127.0.0.1:1", "g", "t", "--to-earliest", "--partitions", value
+    )
+    assert code == 2
+    assert "names no partition" in err
