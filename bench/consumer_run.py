@@ -52,7 +52,12 @@ from consumers.kafka.topics import (
     default_topics_dir,
     load_topic_definitions,
 )
-from consumers.ops.schedule import RunOptions, plan_schedule, publish
+from consumers.ops.schedule import (
+    DEFAULT_CHAIN_GROUPS,
+    RunOptions,
+    plan_schedule,
+    publish,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +88,7 @@ class ConsumerFigures:
     seer_peak_per_second: int = 0
     # Seconds from the first claim to the last batch done of the slowest
     # project. A project's batches run one at a time, so this bounds the window.
-    longest_chain_seconds: float = 0.0
+    longest_project_seconds: float = 0.0
     # Seconds until 90% of the groups were marked.
     seconds_to_90_percent: float = 0.0
     peak_rss_bytes: int = 0
@@ -183,11 +188,11 @@ def _read_ledger(
         return None
 
     filtered: Counter[str] = Counter()
-    chains: dict[int, tuple[float, float]] = {}
+    projects: dict[int, tuple[float, float]] = {}
     done: list[tuple[float, int]] = []
     for project_id, created, updated, outputs in rows:
-        first, last = chains.get(project_id, (created, updated))
-        chains[project_id] = (min(first, created), max(last, updated))
+        first, last = projects.get(project_id, (created, updated))
+        projects[project_id] = (min(first, created), max(last, updated))
         outputs_map: dict[str, Any] = outputs
         if outputs_map.get("action") != "backfill":
             continue
@@ -198,11 +203,13 @@ def _read_ledger(
         figures.batches += 1
         figures.batch_seconds.append(updated - created)
 
-    start = min(first for first, _ in chains.values())
-    end = max(last for _, last in chains.values())
+    start = min(first for first, _ in projects.values())
+    end = max(last for _, last in projects.values())
     figures.filtered = dict(filtered)
     figures.window_seconds = end - start
-    figures.longest_chain_seconds = max(last - first for first, last in chains.values())
+    figures.longest_project_seconds = max(
+        last - first for first, last in projects.values()
+    )
 
     marked = 0
     for when, accepted in sorted(done):
@@ -265,6 +272,9 @@ class ConsumerSetup:
     """How to run the consumer: topic partitions, flags, extra environment."""
 
     partitions: int = 4
+    # Groups per chain of a split project, as `seer-backfill schedule
+    # --chain-groups` takes it.
+    chain_groups: int = DEFAULT_CHAIN_GROUPS
     flags: tuple[str, ...] = ()
     environment: tuple[tuple[str, str], ...] = ()
     timeout_seconds: float = 600.0
@@ -282,7 +292,10 @@ def run_consumer_once(
     tag = f"run{index}-{run_id[:8]}"
     topics = create_run_topics(services.bootstrap_servers, tag, setup.partitions)
     plan = plan_schedule(
-        services.database_url, RunOptions(run_id=run_id), all_projects=True
+        services.database_url,
+        RunOptions(run_id=run_id),
+        all_projects=True,
+        chain_groups=setup.chain_groups,
     )
     delivery = publish(
         plan.batches, services.bootstrap_servers, topics.batches, tansu_options()

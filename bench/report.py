@@ -150,7 +150,8 @@ def _setup_lines(results: Results) -> list[str]:
         "",
         f"Seer-compatible service (own process): {results.seer.latency_ms:g} ms per "
         f"request, at most {results.seer.max_concurrency} requests at once. "
-        f"Topic partitions: {setup.partitions}. Consumer flags: {flags}; "
+        f"Topic partitions: {setup.partitions}. Groups per chain of a split "
+        f"project: {setup.chain_groups or 'no split'}. Consumer flags: {flags}; "
         f"its settings: {settings}."
         + (f" Consumer environment: {environment}." if environment else ""),
     ]
@@ -187,7 +188,7 @@ def _comparison(results: Results) -> list[str]:
 def _run_table(runs: Sequence[ConsumerFigures]) -> list[str]:
     lines = [
         "| run | groups | window s | wall s | groups/s | 90% done s | longest "
-        "chain s | p50 ms | p99 ms | Seer req/s | Seer peak req/s | peak RSS MB "
+        "project s | p50 ms | p99 ms | Seer req/s | Seer peak req/s | peak RSS MB "
         "| RSS MB at 10/50/100% | VmHWM MB | exit |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
@@ -198,7 +199,7 @@ def _run_table(runs: Sequence[ConsumerFigures]) -> list[str]:
         lines.append(
             f"| {index} | {run.groups:,} | {run.window_seconds:.1f} | "
             f"{run.wall_seconds:.1f} | {run.groups_per_second:.0f} | "
-            f"{run.seconds_to_90_percent:.1f} | {run.longest_chain_seconds:.1f} | "
+            f"{run.seconds_to_90_percent:.1f} | {run.longest_project_seconds:.1f} | "
             f"{_ms(_percentile(run.batch_seconds, 0.5))} | "
             f"{_ms(_percentile(run.batch_seconds, 0.99))} | "
             f"{run.seer_requests_per_second:.1f} | {run.seer_peak_per_second} | "

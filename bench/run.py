@@ -43,6 +43,7 @@ from bench.services import SeerSettings, Services, start_services  # noqa: E402
 from bench.state import reset_backfill_state  # noqa: E402
 from consumers.cli.main import run_command  # noqa: E402
 from consumers.cli.options import database_error_message  # noqa: E402
+from consumers.ops.schedule import DEFAULT_CHAIN_GROUPS  # noqa: E402
 from consumers.pipeline.settings import PipelineSettings  # noqa: E402
 
 logger = logging.getLogger("bench.run")
@@ -349,6 +350,14 @@ def measure(
     help="Partitions of each run's project-batch topic.",
 )
 @click.option(
+    "--chain-groups",
+    type=click.IntRange(min=0),
+    default=DEFAULT_CHAIN_GROUPS,
+    show_default=True,
+    help="Groups per chain of a split project when scheduling, as "
+    "`seer-backfill schedule --chain-groups`; 0 never splits.",
+)
+@click.option(
     "--consumer-flag",
     "consumer_flags",
     multiple=True,
@@ -424,6 +433,7 @@ def main(
     profile_groups: int,
     hash_sample: int,
     partitions: int,
+    chain_groups: int,
     consumer_flags: tuple[str, ...],
     consumer_environment: tuple[str, ...],
     run_timeout: float | None,
@@ -472,6 +482,7 @@ def main(
         runs=runs,
         consumer=consumer_run.ConsumerSetup(
             partitions=partitions,
+            chain_groups=chain_groups,
             flags=consumer_flags,
             environment=parse_environment(consumer_environment),
             timeout_seconds=run_timeout or 300 + groups / 100,

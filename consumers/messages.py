@@ -68,11 +68,20 @@ class ProjectBatch:
     total_workers: int | None = None
     last_project_id: int | None = None
     attempt: int = 0
+    # A project split into `chains` chains over disjoint ranges of group ids:
+    # this chain covers ids from `min_group_id` (inclusive) up to its start.
+    min_group_id: int | None = None
+    chains: int = 1
     v: int = SCHEMA_VERSION
 
     @property
     def is_worker_mode(self) -> bool:
         return self.worker_number is not None and self.total_workers is not None
+
+    @property
+    def is_split(self) -> bool:
+        """True for one of several chains that share a project's groups."""
+        return self.min_group_id is not None
 
     @property
     def batch_key(self) -> str:
@@ -86,10 +95,19 @@ class ProjectBatch:
             )
         else:
             scope = f"project:{self.project_id}"
+        if self.min_group_id is not None:
+            # Chains of one project start at different cursors, but a chain
+            # that ends on a full batch asks for one more batch at its floor,
+            # which is the start cursor of the chain below it.
+            scope += f":floor:{self.min_group_id}"
         return f"{self.run_id}:{mode}:{scope}:cursor:{cursor}"
 
     def key(self) -> bytes:
-        """Kafka message key: the project id, or the worker cohort in worker mode."""
+        """Kafka message key: the project id (with the floor of a split
+        chain, so that a project's chains spread over partitions), or the
+        worker cohort in worker mode."""
+        if self.project_id is not None and self.min_group_id is not None:
+            return f"{self.project_id}:{self.min_group_id}".encode("ascii")
         if self.project_id is not None:
             return str(self.project_id).encode("ascii")
         return f"worker-{self.worker_number}".encode("ascii")
@@ -102,6 +120,10 @@ class ProjectBatch:
         for name in ("cohort", "skip_project_ids"):
             if data[name] is not None:
                 data[name] = list(data[name])
+        # The split fields appear only on split chains, so a message of an
+        # unsplit chain stays readable by consumers that predate them.
+        if self.min_group_id is None and self.chains == 1:
+            del data["min_group_id"], data["chains"]
         return data
 
 
@@ -134,6 +156,8 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("total_workers", int, nullable=True, required=False),
     _Field("last_project_id", int, nullable=True, required=False),
     _Field("attempt", int, nullable=False, required=False),
+    _Field("min_group_id", int, nullable=True, required=False),
+    _Field("chains", int, nullable=False, required=False),
 )
 
 
@@ -258,6 +282,7 @@ def _check_consistency(batch: ProjectBatch) -> None:
         raise InvalidBatch("invalid_field", "'attempt' and 'cohort_index' must be >= 0")
     if batch.cursor is not None and batch.cursor < 0:
         raise InvalidBatch("invalid_field", f"cursor {batch.cursor} must be >= 0")
+    _check_split(batch)
     if (batch.worker_number is None) != (batch.total_workers is None):
         raise InvalidBatch(
             "inconsistent_fields",
@@ -291,3 +316,32 @@ def _check_consistency(batch: ProjectBatch) -> None:
                 f"cohort[{batch.cohort_index}] is {batch.cohort[batch.cohort_index]}, "
                 f"not project_id {batch.project_id}",
             )
+
+
+def _check_split(batch: ProjectBatch) -> None:
+    """Reject split fields outside a plain project chain, or a cursor below floor."""
+    if batch.chains < 1:
+        raise InvalidBatch("invalid_field", f"chains {batch.chains} must be >= 1")
+    if (batch.chains > 1) != (batch.min_group_id is not None):
+        raise InvalidBatch(
+            "inconsistent_fields",
+            "'min_group_id' must be set exactly when 'chains' is over 1",
+        )
+    if batch.min_group_id is None:
+        return
+    if (
+        batch.project_id is None
+        or batch.cohort is not None
+        or batch.worker_number is not None
+        or batch.only_delete
+    ):
+        raise InvalidBatch(
+            "inconsistent_fields",
+            "a split chain ('min_group_id' set) must be a single project's "
+            "backfill: no cohort, no worker mode, not only_delete",
+        )
+    if batch.cursor is not None and batch.cursor < batch.min_group_id:
+        raise InvalidBatch(
+            "inconsistent_fields",
+            f"cursor {batch.cursor} is below min_group_id {batch.min_group_id}",
+        )

@@ -111,3 +111,61 @@ def test_decode_rejects_oversized_message() -> None:
     with pytest.raises(InvalidBatch) as info:
         decode_project_batch(raw)
     assert info.value.reason == "message_too_large"
+
+
+def test_split_chain_round_trip_and_keys() -> None:
+    chain = ProjectBatch(run_id="r", project_id=4, cursor=90, min_group_id=50, chains=3)
+    assert decode_project_batch(encode_project_batch(chain)) == chain
+    assert chain.key() == b"4:50"
+    # A chain that ended on a full batch asks for one more batch at its
+    # floor, the start cursor of the chain below: their keys must differ.
+    below = chain.replace(cursor=50, min_group_id=20)
+    ended_above = chain.replace(cursor=50)
+    assert below.batch_key != ended_above.batch_key
+    assert (
+        chain.batch_key != ProjectBatch(run_id="r", project_id=4, cursor=90).batch_key
+    )
+
+
+def test_unsplit_message_omits_split_fields() -> None:
+    # Consumers that predate split chains reject unknown fields.
+    unpacked = msgpack.unpackb(
+        encode_project_batch(ProjectBatch(run_id="r", project_id=4))
+    )
+    assert "min_group_id" not in unpacked and "chains" not in unpacked
+
+
+@pytest.mark.parametrize(
+    ("fields", "detail"),
+    [
+        ({"chains": 0}, "chains 0 must be >= 1"),
+        ({"chains": 2}, "'min_group_id' must be set exactly when"),
+        ({"min_group_id": 5}, "'min_group_id' must be set exactly when"),
+        (
+            {"min_group_id": 5, "chains": 2, "cohort": [1, 2]},
+            "must be a single project's backfill",
+        ),
+        (
+            {"min_group_id": 5, "chains": 2, "only_delete": True},
+            "must be a single project's backfill",
+        ),
+        (
+            {"min_group_id": 5, "chains": 2, "cursor": 4},
+            "cursor 4 is below min_group_id 5",
+        ),
+    ],
+)
+def test_decode_rejects_inconsistent_split(
+    fields: dict[str, object], detail: str
+) -> None:
+    message = {"v": 1, "run_id": "r", "project_id": 1, **fields}
+    with pytest.raises(InvalidBatch) as info:
+        decode_project_batch(msgpack.packb(message))
+    assert detail in info.value.detail
+    assert info.value.reason in INVALID_BATCH_REASONS
+
+
+def test_split_chain_may_end_at_its_floor() -> None:
+    message = {"v": 1, "run_id": "r", "project_id": 1, "cursor": 5}
+    message.update(min_group_id=5, chains=2)
+    assert decode_project_batch(msgpack.packb(message)).cursor == 5

@@ -20,6 +20,7 @@ from consumers.cli import options
 from consumers.kafka.config import KafkaOptions, kafka_option
 from consumers.kafka.produce import OutgoingMessage
 from consumers.ops.schedule import (
+    DEFAULT_CHAIN_GROUPS,
     RunOptions,
     ScheduleError,
     parse_cohort_text,
@@ -92,6 +93,16 @@ def _non_empty_run_id(
     "project, all in parallel]. Ignored in worker mode.",
 )
 @click.option(
+    "--chain-groups",
+    type=click.IntRange(min=0),
+    default=DEFAULT_CHAIN_GROUPS,
+    show_default=True,
+    help="Split a project with more than this many groups into chains of "
+    "this many groups over disjoint ranges of group ids, which run in "
+    "parallel; 0 never splits. Not used with --cohort-size, --total-workers "
+    "or --only-delete. Keep the same value when repeating a --run-id.",
+)
+@click.option(
     "--run-id",
     callback=_non_empty_run_id,
     help="Id of the run [default: a new UUID4, printed].",
@@ -136,6 +147,7 @@ def schedule(
     total_workers: int | None,
     worker_number: tuple[int, ...],
     cohort_size: int | None,
+    chain_groups: int,
     run_id: str | None,
     only_delete: bool,
     enable_ingestion: bool,
@@ -150,7 +162,8 @@ def schedule(
 ) -> None:
     """Publish the first project-batch messages of a backfill run.
 
-    Messages are keyed by project id. Running again with the same --run-id
+    Messages are keyed by project id (project id and range floor for the
+    chains of a split project). Running again with the same --run-id
     publishes only the chains that have no row in backfill_ledger yet.
 
     Exit codes: 0 success, 1 a delivery failed or the database could not be
@@ -179,6 +192,7 @@ def schedule(
             total_workers=total_workers,
             worker_numbers=worker_number,
             cohort_size=cohort_size,
+            chain_groups=chain_groups,
         )
     except ScheduleError as e:
         raise click.UsageError(str(e)) from e

@@ -131,3 +131,30 @@ def existing_keys(conn: psycopg.Connection[Any], keys: list[str]) -> set[str]:
         "SELECT batch_key FROM backfill_ledger WHERE batch_key = ANY(%s)", (keys,)
     ).fetchall()
     return {row[0] for row in rows}
+
+
+def lock_project(conn: psycopg.Connection[Any], batch: ProjectBatch) -> None:
+    """Hold a lock on the run's project until the transaction ends."""
+    conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(%s, %s))",
+        (batch.run_id, batch.project_id),
+    )
+
+
+def ended_chains(conn: psycopg.Connection[Any], batch: ProjectBatch) -> int:
+    """Count the chains of the batch's project and run whose last batch is done.
+
+    Only chains of a split into as many chains as this one count, by
+    distinct floor. A project scheduled twice under one run id with
+    different splits is then complete only when one split has ended in full.
+    """
+    row = conn.execute(
+        """
+        SELECT count(DISTINCT outputs -> 'chain_end' -> 'floor')
+        FROM backfill_ledger
+        WHERE run_id = %s AND project_id = %s AND state = 'done'
+            AND (outputs -> 'chain_end' -> 'chains')::bigint = %s
+        """,
+        (batch.run_id, batch.project_id, batch.chains),
+    ).fetchone()
+    return int(row[0]) if row is not None else 0

@@ -35,6 +35,7 @@ SELECT g.id, g.last_seen,
 FROM groups g
 WHERE g.project_id = %(project_id)s
     AND (%(cursor)s::bigint IS NULL OR g.id < %(cursor)s::bigint)
+    AND (%(floor)s::bigint IS NULL OR g.id >= %(floor)s::bigint)
 ORDER BY g.id DESC
 LIMIT %(limit)s
 """
@@ -92,12 +93,16 @@ def fetch_group_batch(
     cursor: int | None,
     limit: int,
     max_age_days: int,
+    floor: int | None = None,
 ) -> list[GroupRow]:
+    """The next `limit` groups by id descending, below `cursor` (None: from
+    the newest) and at or above `floor` (None: down to the oldest)."""
     rows = conn.execute(
         _BATCH_SQL,
         {
             "project_id": project_id,
             "cursor": cursor,
+            "floor": floor,
             "limit": limit,
             "max_age_days": max_age_days,
             "model_version": SEER_MODEL_VERSION,

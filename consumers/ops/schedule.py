@@ -4,7 +4,9 @@ Each message starts a chain: the consumer processes one batch and publishes
 the next message of the chain itself. A run is one of:
 - projects (explicit ids, a cohort file, or every project in the database):
   one chain per project by default, so projects run in parallel across
-  partitions; with a cohort size K, chains of K projects processed in order;
+  partitions, and a project with more than `chain_groups` groups split into
+  chains over disjoint ranges of group ids; with a cohort size K, chains of
+  K projects processed in order;
 - worker mode: one message per worker number, with no project; the consumer
   resolves the worker's cohorts of projects itself.
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +31,12 @@ from consumers.kafka.produce import DeliveryResult, OutgoingMessage, produce_all
 from consumers.messages import ProjectBatch, encode_project_batch
 
 logger = logging.getLogger(__name__)
+
+
+# Groups per chain when a project is split. A chain's next batch waits
+# behind every message already on its partition, so one long chain finishes
+# long after the rest of a run; see BENCHMARKS.md for the sweep.
+DEFAULT_CHAIN_GROUPS = 2000
 
 
 class ScheduleError(ValueError):
@@ -87,13 +95,19 @@ def unique_in_order(ids: Iterable[int]) -> list[int]:
 
 
 def project_chains(
-    project_ids: Sequence[int], run: RunOptions, cohort_size: int | None = None
+    project_ids: Sequence[int],
+    run: RunOptions,
+    cohort_size: int | None = None,
+    splits: Mapping[int, Sequence[int]] | None = None,
 ) -> list[ProjectBatch]:
     """First messages for `project_ids` (already without the skipped ones).
 
-    Without `cohort_size` every project is its own chain (`cohort` None).
-    With it, consecutive groups of `cohort_size` projects form one chain that
-    starts at the first project of the group (`cohort_index` 0).
+    Without `cohort_size` every project is its own chain (`cohort` None), or
+    several when `splits` gives the project's split points (ascending group
+    ids): one chain per range, newest range first. With `cohort_size`,
+    consecutive groups of `cohort_size` projects form one chain that starts
+    at the first project of the group (`cohort_index` 0), and `splits` is
+    not used.
     """
     if cohort_size is not None and cohort_size < 1:
         raise ScheduleError(f"cohort size {cohort_size} must be at least 1")
@@ -104,15 +118,81 @@ def project_chains(
         "skip_processed_projects": run.skip_processed_projects,
         "skip_project_ids": run.skip_project_ids,
     }
+    chains: list[ProjectBatch] = []
     if cohort_size is None:
-        return [ProjectBatch(project_id=p, **common) for p in project_ids]
-    chains = []
+        for p in project_ids:
+            points = (splits or {}).get(p, ())
+            chains.extend(split_chains(ProjectBatch(project_id=p, **common), points))
+        return chains
     for start in range(0, len(project_ids), cohort_size):
         cohort = tuple(project_ids[start : start + cohort_size])
         chains.append(
             ProjectBatch(project_id=cohort[0], cohort=cohort, cohort_index=0, **common)
         )
     return chains
+
+
+def split_chains(first: ProjectBatch, points: Sequence[int]) -> list[ProjectBatch]:
+    """Cut a project's chain at `points` (ascending group ids).
+
+    Chain i covers the ids from floor i (inclusive; 0 for the lowest range)
+    up to the next point (exclusive; no bound for the highest range), so the
+    ranges are disjoint and cover every id. Returns the chains newest range
+    first, or `[first]` when there are no points.
+    """
+    if not points:
+        return [first]
+    if list(points) != sorted(set(points)) or points[0] < 1:
+        raise ScheduleError(f"split points {list(points)} must ascend from 1")
+    floors = [0, *points]
+    tops: list[int | None] = [*points, None]
+    count = len(floors)
+    return [
+        first.replace(cursor=top, min_group_id=floor, chains=count)
+        for floor, top in reversed(list(zip(floors, tops, strict=True)))
+    ]
+
+
+def split_points(
+    conn: psycopg.Connection[Any], project_ids: Sequence[int], chain_groups: int
+) -> dict[int, list[int]]:
+    """Split points of every project among `project_ids` with more than
+    `chain_groups` groups: the ids at positions chain_groups + 1,
+    2 * chain_groups + 1, ... counted from the lowest id.
+
+    Counting from the lowest id keeps the existing points when newer groups
+    arrive, so scheduling the same run again finds the same chains in the
+    ledger.
+
+    NOTE: enough new groups add a point above the others. The run scheduled
+    again then publishes new top chains with a higher chain count, and the
+    ledger counts those chains apart from the first split's, so that split
+    alone can mark the project complete.
+    """
+    if chain_groups < 1 or not project_ids:
+        return {}
+    rows = conn.execute(
+        """
+        WITH large AS (
+            SELECT project_id FROM groups
+            WHERE project_id = ANY(%(ids)s)
+            GROUP BY project_id
+            HAVING count(*) > %(size)s
+        )
+        SELECT project_id, id FROM (
+            SELECT g.project_id, g.id,
+                row_number() OVER (PARTITION BY g.project_id ORDER BY g.id) AS n
+            FROM groups g JOIN large USING (project_id)
+        ) numbered
+        WHERE n > 1 AND n %% %(size)s = 1
+        ORDER BY project_id, id
+        """,
+        {"ids": list(project_ids), "size": chain_groups},
+    ).fetchall()
+    points: dict[int, list[int]] = {}
+    for project_id, group_id in rows:
+        points.setdefault(int(project_id), []).append(int(group_id))
+    return points
 
 
 def worker_chains(
@@ -177,10 +257,14 @@ def plan_schedule(
     total_workers: int | None = None,
     worker_numbers: Sequence[int] = (),
     cohort_size: int | None = None,
+    chain_groups: int = DEFAULT_CHAIN_GROUPS,
 ) -> SchedulePlan:
     """Choose the chains of the run and leave out those already in the ledger.
 
     Exactly one source: `project_ids`, `all_projects` or `total_workers`.
+    Projects with more than `chain_groups` groups (0: none) are split into
+    several chains, except with `cohort_size`, in worker mode and for
+    `only_delete`, where a project's batches stay in one chain.
     Raises `ScheduleError` for invalid input and `psycopg.Error` when the
     database cannot be read.
     """
@@ -201,7 +285,10 @@ def plan_schedule(
             excluded = set(run.skip_project_ids)
             skipped = [p for p in ids if p in excluded]
             chosen = [p for p in ids if p not in excluded]
-            chains = project_chains(chosen, run, cohort_size)
+            splits: dict[int, list[int]] = {}
+            if cohort_size is None and not run.only_delete:
+                splits = split_points(conn, chosen, chain_groups)
+            chains = project_chains(chosen, run, cohort_size, splits)
         existing = existing_batch_keys(conn, [c.batch_key for c in chains])
     fresh, started = drop_started(chains, existing)
     return SchedulePlan(fresh, started, skipped)

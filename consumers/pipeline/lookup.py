@@ -5,8 +5,9 @@ Claims the batch in the ledger first, so a copy of a batch that is done or
 in progress elsewhere becomes `Action.DUPLICATE` and has no side effect.
 Then it resolves the project (or the worker's next cohort), applies the kill
 switch and skip rules, reads the next batch of groups by keyset cursor (id
-descending, `id < cursor`) with each group's skip reason, the latest event of
-each eligible group, and the payloads from the node store: one query per step.
+descending, `id < cursor`, and `id >= min_group_id` in a split chain) with
+each group's skip reason, the latest event of each eligible group, and the
+payloads from the node store: one query per step.
 
 The stage also produces the chain's next batch as soon as its cursor is
 known, and waits for the broker's acknowledgement. The next batch is then
@@ -199,7 +200,12 @@ class Lookup:
         batch = decoded.batch
         size = self.settings.batch_size
         groups = queries.fetch_group_batch(
-            conn, project.id, batch.cursor, size, self.settings.max_age_days
+            conn,
+            project.id,
+            batch.cursor,
+            size,
+            self.settings.max_age_days,
+            floor=batch.min_group_id,
         )
         exhausted = len(groups) < size
         if exhausted:
@@ -245,6 +251,7 @@ class Lookup:
             events=tuple(events),
             filtered=filtered,
             next_batch=next_batch,
+            chain_ended=exhausted and batch.is_split,
             complete_project=exhausted and batch.enable_ingestion,
         )
 

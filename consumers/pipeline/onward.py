@@ -2,7 +2,8 @@
 
 Runs in a thread pool (`ThreadedStage`). Produces the batch's billing
 outcomes, waits until the broker acknowledges every one, sets the project's
-completed option when asked, and marks the batch done in the ledger with a
+completed option when asked (for a project split into several chains, when
+the last of them ends), and marks the batch done in the ledger with a
 record of what it produced. (The lookup stage already produced the next
 batch.) Only then does the message move on to `CommitOffsets`, so a
 committed offset implies durable side effects.
@@ -89,6 +90,8 @@ class Onward:
             "filtered": dict(result.filtered),
             "outcomes": outcome_count,
         }
+        if plan.chain_ended:
+            outputs["chain_end"] = {"chains": batch.chains, "floor": batch.min_group_id}
         if plan.next_batch is not None and plan.next_batch_position is not None:
             partition, offset = plan.next_batch_position
             outputs["next_batch"] = {
@@ -101,8 +104,15 @@ class Onward:
             future.result(timeout=max(0.0, deadline - time.monotonic()))
 
         with self.pool.connection() as conn:
-            if plan.complete_project and plan.project is not None:
-                marks.set_backfill_completed(conn, plan.project.id, int(time.time()))
+            complete = plan.complete_project and plan.project is not None
+            if complete and plan.chain_ended:
+                # Serialises the last batches of a project's chains, so that
+                # the last of them to commit counts every chain as ended.
+                ledger.lock_project(conn, batch)
             ledger.complete(conn, batch, outputs)
+            if complete and plan.chain_ended:
+                complete = ledger.ended_chains(conn, batch) >= batch.chains
+            if complete and plan.project is not None:
+                marks.set_backfill_completed(conn, plan.project.id, int(time.time()))
             conn.commit()
         logger.debug("batch done %s: %s", decoded.log_ids(), outputs)

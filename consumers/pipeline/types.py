@@ -84,9 +84,11 @@ class BatchPlan:
 
     `next_batch` is the message that continues the chain (None ends it);
     the lookup stage produces it and stores where it landed in
-    `next_batch_position` (partition, offset). `complete_project` makes the
-    onward stage to set the project's backfill-completed option. `filtered`
-    counts groups skipped per reason.
+    `next_batch_position` (partition, offset). `chain_ended` is set on the
+    last batch of a split chain. `complete_project` makes the onward stage
+    set the project's backfill-completed option; for a split chain, once
+    the last of the project's chains has ended. `filtered` counts groups
+    skipped per reason.
     """
 
     source: DecodedBatch
@@ -96,6 +98,7 @@ class BatchPlan:
     filtered: Mapping[str, int] = field(default_factory=dict)
     next_batch: ProjectBatch | None = None
     next_batch_position: tuple[int, int] | None = None
+    chain_ended: bool = False
     complete_project: bool = False
     note: str = ""
     # (accepted, filtered) that an earlier attempt of this batch saved with

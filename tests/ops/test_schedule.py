@@ -18,7 +18,10 @@ from consumers.ops.schedule import (
     ScheduleError,
     drop_started,
     parse_cohort_text,
+    plan_schedule,
     project_chains,
+    split_chains,
+    split_points,
     unique_in_order,
     worker_chains,
 )
@@ -57,6 +60,37 @@ def test_chains_by_cohort_size() -> None:
     assert [c.cohort for c in chains] == [(1, 2), (3, 4), (5,)]
     assert [c.project_id for c in chains] == [1, 3, 5]
     assert all(c.cohort_index == 0 for c in chains)
+
+
+def test_split_chains_cover_disjoint_ranges_newest_first() -> None:
+    first = ProjectBatch(run_id="r", project_id=3, enable_ingestion=True)
+    chains = split_chains(first, [40, 70])
+    assert [(c.cursor, c.min_group_id) for c in chains] == [
+        (None, 70),
+        (70, 40),
+        (40, 0),
+    ]
+    assert {c.chains for c in chains} == {3}
+    assert all(c.enable_ingestion and c.project_id == 3 for c in chains)
+    assert split_chains(first, []) == [first]
+
+
+@pytest.mark.parametrize("points", [[70, 40], [40, 40], [0, 10]])
+def test_split_chains_rejects_unordered_points(points: list[int]) -> None:
+    with pytest.raises(ScheduleError, match="must ascend"):
+        split_chains(ProjectBatch(run_id="r", project_id=3), points)
+
+
+def test_chains_split_only_the_given_projects() -> None:
+    chains = project_chains([5, 7], RUN, splits={7: [100]})
+    assert [(c.project_id, c.min_group_id) for c in chains] == [
+        (5, None),
+        (7, 100),
+        (7, 0),
+    ]
+    # Cohorts keep a project's batches in one chain.
+    cohort = project_chains([5, 7], RUN, cohort_size=2, splits={7: [100]})
+    assert [c.min_group_id for c in cohort] == [None]
 
 
 def test_chains_invalid_cohort_size() -> None:
@@ -339,3 +373,39 @@ def test_schedule_empty_run_id_rejected() -> None:
     assert result.exit_code == 2
     assert "--run-id" in result.stderr
     assert "is empty" in result.stderr
+
+
+def _add_groups(database_url: str, project_id: int, count: int) -> list[int]:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "INSERT INTO groups (project_id, first_seen, last_seen) "
+            "SELECT %s, now(), now() FROM generate_series(1, %s) RETURNING id",
+            (project_id, count),
+        ).fetchall()
+    return sorted(row[0] for row in rows)
+
+
+def test_split_points_count_from_the_lowest_id(projects: str) -> None:
+    ids_10 = _add_groups(projects, 10, 25)
+    _add_groups(projects, 20, 10)
+    with psycopg.connect(projects) as conn:
+        points = split_points(conn, [10, 20, 30], 10)
+        assert points == {10: [ids_10[10], ids_10[20]]}
+        # Newer groups leave the existing points where they are.
+        _add_groups(projects, 10, 3)
+        assert split_points(conn, [10], 10)[10][:2] == [ids_10[10], ids_10[20]]
+        assert split_points(conn, [10], 0) == {}
+
+
+def test_plan_splits_backfill_but_not_delete_or_cohorts(projects: str) -> None:
+    _add_groups(projects, 10, 25)
+    plan = plan_schedule(projects, RUN, project_ids=[10, 20], chain_groups=10)
+    assert [c.project_id for c in plan.batches] == [10, 10, 10, 20]
+    assert {c.chains for c in plan.batches if c.project_id == 10} == {3}
+    delete = RunOptions(run_id="run-2", only_delete=True)
+    plan = plan_schedule(projects, delete, project_ids=[10], chain_groups=10)
+    assert [c.min_group_id for c in plan.batches] == [None]
+    plan = plan_schedule(
+        projects, RUN, project_ids=[10, 20], chain_groups=10, cohort_size=2
+    )
+    assert [c.min_group_id for c in plan.batches] == [None]

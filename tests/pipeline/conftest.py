@@ -175,6 +175,24 @@ def run_consumer(
     return result
 
 
+def reset_to_earliest(bootstrap_servers: str, topics: Topics) -> None:
+    """Move the consumer group back to the start of the input topic."""
+    reset = seer_backfill(
+        "offsets",
+        "reset",
+        "--bootstrap-servers",
+        bootstrap_servers,
+        "--group",
+        topics.group,
+        "--topic",
+        topics.input,
+        "--to-earliest",
+        "--execute",
+        timeout=120,
+    )
+    assert reset.returncode == 0, reset.stdout + reset.stderr
+
+
 def read_topic(
     bootstrap_servers: str, topic: str, idle_seconds: float = 2.0
 ) -> list[Message]:

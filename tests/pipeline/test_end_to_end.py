@@ -4,7 +4,6 @@ the sentry-sdk captured from real exceptions."""
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from collections import Counter
 from typing import Any
@@ -18,13 +17,13 @@ from consumers.seer.service.server import SeerService
 
 from .conftest import (
     PARTITIONS,
-    SEER_BACKFILL,
     Topics,
     committed_offsets,
     load_sdk_events,
     onward_offsets,
     outcome_bodies,
     read_topic,
+    reset_to_earliest,
     run_consumer,
     schedule_batches,
 )
@@ -219,26 +218,7 @@ def test_replay_of_whole_topic_doubles_nothing(
     with psycopg.connect(clean_database) as conn:
         ledger_before = conn.execute("SELECT count(*) FROM backfill_ledger").fetchone()
 
-    reset = subprocess.run(
-        [
-            SEER_BACKFILL,
-            "offsets",
-            "reset",
-            "--bootstrap-servers",
-            bootstrap_servers,
-            "--group",
-            topics.group,
-            "--topic",
-            topics.input,
-            "--to-earliest",
-            "--execute",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert reset.returncode == 0, reset.stdout + reset.stderr
+    reset_to_earliest(bootstrap_servers, topics)
     assert committed_offsets(bootstrap_servers, topics) == {
         p: 0 for p in range(PARTITIONS)
     }
