@@ -98,8 +98,8 @@ def _non_empty_run_id(
     default=DEFAULT_CHAIN_GROUPS,
     show_default=True,
     help="Split a project with more than this many groups into chains of "
-    "this many groups over disjoint ranges of group ids, which run in "
-    "parallel; 0 never splits. Not used with --cohort-size, --total-workers "
+    "at most this many groups over disjoint ranges of group ids, which run "
+    "in parallel; 0 never splits. Not used with --cohort-size, --total-workers "
     "or --only-delete. Keep the same value when repeating a --run-id.",
 )
 @click.option(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -286,8 +287,18 @@ def plan_schedule(
             skipped = [p for p in ids if p in excluded]
             chosen = [p for p in ids if p not in excluded]
             splits: dict[int, list[int]] = {}
-            if cohort_size is None and not run.only_delete:
+            if cohort_size is None and not run.only_delete and chain_groups:
+                split_start = time.monotonic()
                 splits = split_points(conn, chosen, chain_groups)
+                logger.info(
+                    "split %d of %d projects (over %d groups each) into %d chains "
+                    "in %.1f s",
+                    len(splits),
+                    len(chosen),
+                    chain_groups,
+                    sum(len(points) + 1 for points in splits.values()),
+                    time.monotonic() - split_start,
+                )
             chains = project_chains(chosen, run, cohort_size, splits)
         existing = existing_batch_keys(conn, [c.batch_key for c in chains])
     fresh, started = drop_started(chains, existing)
