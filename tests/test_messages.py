@@ -117,8 +117,9 @@ def test_split_chain_round_trip_and_keys() -> None:
     chain = ProjectBatch(run_id="r", project_id=4, cursor=90, min_group_id=50, chains=3)
     assert decode_project_batch(encode_project_batch(chain)) == chain
     assert chain.key() == b"4:50"
-    # A chain that ended on a full batch asks for one more batch at its
-    # floor, the start cursor of the chain below: their keys must differ.
+    # A chain that ended on a full batch requests one more batch at its
+    # floor, which is the start cursor of the chain below, so their keys
+    # must differ.
     below = chain.replace(cursor=50, min_group_id=20)
     ended_above = chain.replace(cursor=50)
     assert below.batch_key != ended_above.batch_key
@@ -132,7 +133,8 @@ def test_unsplit_message_omits_split_fields() -> None:
     unpacked = msgpack.unpackb(
         encode_project_batch(ProjectBatch(run_id="r", project_id=4))
     )
-    assert "min_group_id" not in unpacked and "chains" not in unpacked
+    assert "min_group_id" not in unpacked
+    assert "chains" not in unpacked
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,7 @@ def selection_options(function: F) -> F:
     """Add the options shared by `list` and `replay` that select DLQ messages."""
     decorators = [
         options.bootstrap_servers,
-        click.option(
+        options.setting(
             "--dlq-topic",
             default=options.DLQ_TOPIC,
             show_default=True,

@@ -125,7 +125,7 @@ def no_commit_note(snapshot: LagSnapshot) -> str:
     show_default=True,
     help="Consumer group to inspect.",
 )
-@click.option(
+@options.setting(
     "--topic", default=options.INPUT_TOPIC, show_default=True, help="Topic to inspect."
 )
 @click.option(

@@ -106,7 +106,7 @@ def offsets() -> None:
     show_default=True,
     help="Consumer group whose offsets are reset.",
 )
-@click.option(
+@options.setting(
     "--topic", default=options.INPUT_TOPIC, show_default=True, help="Topic to reset."
 )
 @click.option(

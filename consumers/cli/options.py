@@ -39,10 +39,27 @@ def setting(flag: str, *names: str, **kwargs: Any) -> Callable[[F], F]:
     return click.option(flag, *names, envvar=envvar_for(flag), **kwargs)
 
 
+def _check_bootstrap_servers(
+    ctx: click.Context, param: click.Parameter, value: str
+) -> str:
+    # librdkafka accepts an empty list and then waits forever for a broker,
+    # which looks like a hang. An unset shell variable is the usual cause.
+    if not value.strip():
+        problem = "is empty"
+    elif not all(entry.strip() for entry in value.split(",")):
+        problem = f"{value!r} has an empty entry"
+    else:
+        return value
+    raise click.BadParameter(
+        f"{problem}; give comma-separated host:port pairs", ctx, param
+    )
+
+
 bootstrap_servers = setting(
     "--bootstrap-servers",
     default=DEFAULT_BOOTSTRAP_SERVERS,
     show_default=True,
+    callback=_check_bootstrap_servers,
     help="Kafka bootstrap servers, comma-separated host:port pairs.",
 )
 _database_url_option = setting(

@@ -132,7 +132,7 @@ def _non_empty_run_id(
 )
 @options.database_url
 @options.bootstrap_servers
-@click.option(
+@options.setting(
     "--topic",
     default=options.INPUT_TOPIC,
     show_default=True,

@@ -97,9 +97,16 @@ class GroupDescription:
 
 
 def topic_partitions(
-    admin: AdminClient, topic: str, timeout: float = DEFAULT_TIMEOUT
+    admin: AdminClient,
+    topic: str,
+    timeout: float = DEFAULT_TIMEOUT,
+    flag: str = "--topic",
 ) -> list[int]:
-    """Partition ids of `topic`, ascending; raises when the topic does not exist."""
+    """Return the partition ids of `topic`, ascending.
+
+    Raises `KafkaAdminError` when the topic does not exist, naming `flag`,
+    the command-line option that named the topic.
+    """
     try:
         # A metadata request naming the topic would create it on brokers with
         # auto.create.topics.enable, because the admin client allows that.
@@ -113,7 +120,7 @@ def topic_partitions(
         reason = found.error if found is not None and found.error else "no partitions"
         raise KafkaAdminError(
             f"topic {topic!r} not found ({reason}); create it with "
-            "`seer-backfill topics create` or check --topic"
+            f"`seer-backfill topics create` or check {flag}"
         )
     return sorted(found.partitions)
 

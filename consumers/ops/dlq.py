@@ -203,7 +203,8 @@ class DlqReader:
 
     def _plan(self) -> dict[int, tuple[int, int]]:
         chosen = select_partitions(
-            topic_partitions(self._admin, self.topic), self.selection.partitions
+            topic_partitions(self._admin, self.topic, flag="--dlq-topic"),
+            self.selection.partitions,
         )
         marks = watermarks(self._consumer, self.topic, chosen)
         committed: Mapping[int, int | None] = {}

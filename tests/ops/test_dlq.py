@@ -309,6 +309,7 @@ def test_list_missing_topic(bootstrap_servers: str) -> None:
     result = run(bootstrap_servers, DlqSetup("missing-dlq-x1", "s"), "list")
     assert result.exit_code == 1
     assert "not found" in result.stderr
+    assert "check --dlq-topic" in result.stderr
 
 
 @pytest.mark.parametrize("command", ["list", "replay"])

@@ -74,7 +74,7 @@ def _end_chain(
     return ledger.ended_chains(conn, chain)
 
 
-def test_last_of_concurrent_chain_ends_sees_them_all(clean_database: str) -> None:
+def test_last_chain_end_counts_all_chains(clean_database: str) -> None:
     first = ProjectBatch(run_id="r", project_id=5, cursor=9, min_group_id=0, chains=2)
     second = first.replace(cursor=None, min_group_id=9)
     for chain in (first, second):

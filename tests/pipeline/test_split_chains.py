@@ -134,6 +134,7 @@ def test_schedule_splits_large_projects_into_disjoint_ranges(
         "--dry-run",
     )
     assert result.returncode == 0, result.stderr
+
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     chains = [line["value"] for line in lines]
     for chain in chains:
@@ -147,6 +148,7 @@ def test_schedule_splits_large_projects_into_disjoint_ranges(
     assert floors[-1] == 0
     assert chains[0]["cursor"] is None
     assert [c["cursor"] for c in chains[1:]] == floors[:-1]
+
     with psycopg.connect(clean_database) as conn:
         ids = [
             row[0]
