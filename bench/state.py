@@ -28,7 +28,7 @@ def reset_backfill_state(database_url: str) -> None:
             "UPDATE projects SET options = options - %s WHERE options ? %s",
             (COMPLETED_OPTION, COMPLETED_OPTION),
         )
-        conn.execute("TRUNCATE backfill_ledger")
+        conn.execute("TRUNCATE backfill_ledger, backfill_splits")
         conn.execute("VACUUM ANALYZE groups")
         conn.execute("VACUUM ANALYZE backfill_ledger")
     logger.info("backfill state reset (%d group marks cleared)", cleared)

@@ -100,7 +100,8 @@ def _non_empty_run_id(
     help="Split a project with more than this many groups into chains of "
     "at most this many groups over disjoint ranges of group ids, which run "
     "in parallel; 0 never splits. Not used with --cohort-size, --total-workers "
-    "or --only-delete. Keep the same value when repeating a --run-id.",
+    "or --only-delete. A project that a --run-id already split keeps its "
+    "chains when the run is scheduled again.",
 )
 @click.option(
     "--run-id",
@@ -193,6 +194,9 @@ def schedule(
             worker_numbers=worker_number,
             cohort_size=cohort_size,
             chain_groups=chain_groups,
+            # A dry run writes nothing, so it shows new splits without
+            # fixing them for the run.
+            remember=not dry_run,
         )
     except ScheduleError as e:
         raise click.UsageError(str(e)) from e
@@ -219,7 +223,9 @@ def schedule(
                 "value": batch.to_dict(),
             }
             click.echo(json.dumps(line, sort_keys=True))
-        click.echo(f"dry run: {len(plan.batches)} messages not published", err=True)
+        count = len(plan.batches)
+        noun = "message" if count == 1 else "messages"
+        click.echo(f"dry run: {count} {noun} not published", err=True)
         return
     if not plan.batches:
         click.echo("nothing to publish")

@@ -74,3 +74,16 @@ CREATE TABLE IF NOT EXISTS backfill_ledger (
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS backfill_ledger_run ON backfill_ledger (run_id, project_id);
+
+-- How `seer-backfill schedule` split each project of a run into chains: the
+-- group ids where chains start (empty: one chain). Scheduling the run again
+-- reuses these points, so new groups or another --chain-groups value cannot
+-- publish chains that overlap the ones already running.
+CREATE TABLE IF NOT EXISTS backfill_splits (
+    run_id        text NOT NULL,
+    project_id    bigint NOT NULL,
+    chain_groups  integer NOT NULL,
+    points        bigint[] NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (run_id, project_id)
+);

@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 # Groups per chain when a project is split. A chain's next batch waits
 # behind every message already on its partition, so one long chain finishes
-# long after the rest of a run; see BENCHMARKS.md for the sweep.
+# long after the rest of a run. BENCHMARKS.md has the sweep behind 2,000.
 DEFAULT_CHAIN_GROUPS = 2000
 
 
@@ -161,14 +161,8 @@ def split_points(
     `chain_groups` groups: the ids at positions chain_groups + 1,
     2 * chain_groups + 1, ... counted from the lowest id.
 
-    Counting from the lowest id keeps the existing points when newer groups
-    arrive, so scheduling the same run again finds the same chains in the
-    ledger.
-
-    NOTE: enough new groups add a point above the others. The run scheduled
-    again then publishes new top chains with a higher chain count, and the
-    ledger counts those chains apart from the first split's, so that split
-    alone can mark the project complete.
+    The highest range has no upper bound, so it also takes the groups that
+    arrive after scheduling.
     """
     if chain_groups < 1 or not project_ids:
         return {}
@@ -185,7 +179,7 @@ def split_points(
                 row_number() OVER (PARTITION BY g.project_id ORDER BY g.id) AS n
             FROM groups g JOIN large USING (project_id)
         ) numbered
-        WHERE n > 1 AND n %% %(size)s = 1
+        WHERE n > 1 AND (n - 1) %% %(size)s = 0
         ORDER BY project_id, id
         """,
         {"ids": list(project_ids), "size": chain_groups},
@@ -194,6 +188,97 @@ def split_points(
     for project_id, group_id in rows:
         points.setdefault(int(project_id), []).append(int(group_id))
     return points
+
+
+def plan_splits(
+    conn: psycopg.Connection[Any],
+    run_id: str,
+    project_ids: Sequence[int],
+    chain_groups: int,
+    *,
+    remember: bool,
+) -> dict[int, list[int]]:
+    """Split points of the projects that get more than one chain in this run.
+
+    A project split by an earlier schedule of the run keeps that split, and
+    one already in the run's ledger without a stored split (scheduled before
+    splits were stored) stays one chain. Chains of a second schedule then
+    have the same first batch keys as the first's, whatever the value of
+    --chain-groups and however many groups arrived since, so no two chains
+    overlap.
+    The other projects are split now, and with `remember` their splits are
+    stored, before any message is published.
+    """
+    stored = _stored_splits(conn, run_id, project_ids)
+    differing = sum(1 for size, _ in stored.values() if size != chain_groups)
+    if differing:
+        logger.warning(
+            "run %s split %d of these projects with another --chain-groups "
+            "value before; keeping their chains",
+            run_id,
+            differing,
+        )
+    planned = {p: points for p, (_, points) in stored.items()}
+    for project_id in _projects_in_ledger(conn, run_id, project_ids):
+        planned.setdefault(project_id, [])
+    new_ids = [p for p in project_ids if p not in planned]
+    split_start = time.monotonic()
+    computed = split_points(conn, new_ids, chain_groups)
+    if computed:
+        logger.info(
+            "split %d of %d projects (over %d groups each) into %d chains in %.1f s",
+            len(computed),
+            len(new_ids),
+            chain_groups,
+            sum(len(points) + 1 for points in computed.values()),
+            time.monotonic() - split_start,
+        )
+    if remember and new_ids:
+        conn.execute(
+            """
+            INSERT INTO backfill_splits (run_id, project_id, chain_groups, points)
+            SELECT %(run_id)s, p, %(size)s, points::bigint[]
+            FROM unnest(%(ids)s::bigint[], %(points)s::text[]) AS t (p, points)
+            ON CONFLICT (run_id, project_id) DO NOTHING
+            """,
+            {
+                "run_id": run_id,
+                "size": chain_groups,
+                "ids": new_ids,
+                "points": [
+                    "{" + ",".join(map(str, computed.get(p, []))) + "}" for p in new_ids
+                ],
+            },
+        )
+        # A schedule of the same run running at the same time may have
+        # stored its split first, and then its split is the one to publish.
+        for project_id, (_, points) in _stored_splits(conn, run_id, new_ids).items():
+            planned[project_id] = points
+    else:
+        planned.update(computed)
+    return {p: points for p, points in planned.items() if points}
+
+
+def _stored_splits(
+    conn: psycopg.Connection[Any], run_id: str, project_ids: Sequence[int]
+) -> dict[int, tuple[int, list[int]]]:
+    rows = conn.execute(
+        "SELECT project_id, chain_groups, points FROM backfill_splits "
+        "WHERE run_id = %s AND project_id = ANY(%s)",
+        (run_id, list(project_ids)),
+    ).fetchall()
+    return {int(p): (int(size), [int(x) for x in points]) for p, size, points in rows}
+
+
+def _projects_in_ledger(
+    conn: psycopg.Connection[Any], run_id: str, project_ids: Sequence[int]
+) -> list[int]:
+    rows = conn.execute(
+        "SELECT DISTINCT project_id FROM backfill_ledger "
+        "WHERE run_id = %s AND project_id = ANY(%s)",
+        (run_id, list(project_ids)),
+    ).fetchall()
+    return [int(row[0]) for row in rows]
 
 
 def worker_chains(
@@ -259,13 +344,16 @@ def plan_schedule(
     worker_numbers: Sequence[int] = (),
     cohort_size: int | None = None,
     chain_groups: int = DEFAULT_CHAIN_GROUPS,
+    remember: bool = True,
 ) -> SchedulePlan:
     """Choose the chains of the run and leave out those already in the ledger.
 
     Exactly one source: `project_ids`, `all_projects` or `total_workers`.
     Projects with more than `chain_groups` groups (0: none) are split into
     several chains, except with `cohort_size`, in worker mode and for
-    `only_delete`, where a project's batches stay in one chain.
+    `only_delete`, where a project's batches stay in one chain. A project
+    that this run already split keeps its stored split (`plan_splits`); with
+    `remember` the splits of the other projects are stored.
     Raises `ScheduleError` for invalid input and `psycopg.Error` when the
     database cannot be read.
     """
@@ -287,17 +375,9 @@ def plan_schedule(
             skipped = [p for p in ids if p in excluded]
             chosen = [p for p in ids if p not in excluded]
             splits: dict[int, list[int]] = {}
-            if cohort_size is None and not run.only_delete and chain_groups:
-                split_start = time.monotonic()
-                splits = split_points(conn, chosen, chain_groups)
-                logger.info(
-                    "split %d of %d projects (over %d groups each) into %d chains "
-                    "in %.1f s",
-                    len(splits),
-                    len(chosen),
-                    chain_groups,
-                    sum(len(points) + 1 for points in splits.values()),
-                    time.monotonic() - split_start,
+            if cohort_size is None and not run.only_delete:
+                splits = plan_splits(
+                    conn, run.run_id, chosen, chain_groups, remember=remember
                 )
             chains = project_chains(chosen, run, cohort_size, splits)
         existing = existing_batch_keys(conn, [c.batch_key for c in chains])

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from click.testing import CliRunner, Result
 
 from consumers.cli.schedule import schedule
+from consumers.db import ledger
 from consumers.embedded.broker import free_port
 from consumers.messages import ProjectBatch, decode_project_batch
 from consumers.ops.schedule import (
@@ -385,6 +387,13 @@ def _add_groups(database_url: str, project_id: int, count: int) -> list[int]:
     return sorted(row[0] for row in rows)
 
 
+def _ids(conn: psycopg.Connection[tuple[int]], project_id: int) -> list[int]:
+    rows = conn.execute(
+        "SELECT id FROM groups WHERE project_id = %s ORDER BY id", (project_id,)
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
 def test_split_points_count_from_the_lowest_id(projects: str) -> None:
     ids_10 = _add_groups(projects, 10, 25)
     _add_groups(projects, 20, 10)
@@ -395,6 +404,9 @@ def test_split_points_count_from_the_lowest_id(projects: str) -> None:
         _add_groups(projects, 10, 3)
         assert split_points(conn, [10], 10)[10][:2] == [ids_10[10], ids_10[20]]
         assert split_points(conn, [10], 0) == {}
+        # One group per chain: every id but the lowest starts a chain.
+        ids_20 = _ids(conn, 20)
+        assert split_points(conn, [20], 1) == {20: ids_20[1:]}
 
 
 def test_plan_splits_backfill_but_not_delete_or_cohorts(projects: str) -> None:
@@ -409,3 +421,36 @@ def test_plan_splits_backfill_but_not_delete_or_cohorts(projects: str) -> None:
         projects, RUN, project_ids=[10, 20], chain_groups=10, cohort_size=2
     )
     assert [c.min_group_id for c in plan.batches] == [None]
+
+
+def _first_keys(database_url: str, run: RunOptions, **kwargs: Any) -> list[str]:
+    plan = plan_schedule(database_url, run, project_ids=[10, 20], **kwargs)
+    return sorted(c.batch_key for c in plan.batches + plan.already_started)
+
+
+def test_run_scheduled_again_keeps_its_split(projects: str) -> None:
+    _add_groups(projects, 10, 25)
+    first = _first_keys(projects, RUN, chain_groups=10)
+    assert len(first) == 4
+    # Another value, or groups that arrived since, leave the split as it was.
+    _add_groups(projects, 10, 30)
+    assert _first_keys(projects, RUN, chain_groups=5) == first
+    assert _first_keys(projects, RUN, chain_groups=0) == first
+    unsplit = RunOptions(run_id="run-unsplit")
+    assert len(_first_keys(projects, unsplit, chain_groups=0)) == 2
+    assert len(_first_keys(projects, unsplit, chain_groups=5)) == 2
+
+
+def test_dry_run_plan_stores_no_split(projects: str) -> None:
+    _add_groups(projects, 10, 25)
+    assert len(_first_keys(projects, RUN, chain_groups=10, remember=False)) == 4
+    assert len(_first_keys(projects, RUN, chain_groups=5, remember=False)) == 6
+
+
+def test_project_in_ledger_without_split_stays_one_chain(projects: str) -> None:
+    _add_groups(projects, 10, 25)
+    with psycopg.connect(projects, autocommit=True) as conn:
+        ledger.claim(conn, ProjectBatch(run_id=RUN.run_id, project_id=10), "t:0:0", 60)
+    plan = plan_schedule(projects, RUN, project_ids=[10, 20], chain_groups=10)
+    assert [c.project_id for c in plan.batches] == [20]
+    assert [c.min_group_id for c in plan.already_started] == [None]
