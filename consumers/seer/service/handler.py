@@ -130,9 +130,11 @@ class Handler(BaseHTTPRequestHandler):
         self.service.counters.enter()
         try:
             sent = self._handle_api(route, body)
+            # Counted before the request leaves the in-flight count, so a
+            # caller that waits until nothing is in flight reads every status.
+            self.service.counters.record(route.name, sent)
         finally:
             self.service.counters.exit()
-        self.service.counters.record(route.name, sent)
 
     def _handle_api(self, route: _Route, body: bytes) -> int | str:
         """Serve one Seer request under the fault knobs; return the status sent."""

@@ -306,6 +306,8 @@ def test_overload_wait_serialises(make_service: ServiceFactory) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+    # A client can read its response before the server has counted it.
+    assert service.counters.wait_idle(timeout_seconds=5.0)
     assert service.stats().count("delete_project", 200) == 3
 
 
