@@ -27,6 +27,7 @@ from typing import Any
 import psycopg
 from confluent_kafka import Producer
 
+from consumers.kafka.client_logs import client_logger
 from consumers.kafka.config import KafkaOptions, producer_config
 from consumers.kafka.produce import DeliveryResult, OutgoingMessage, produce_all
 from consumers.messages import ProjectBatch, encode_project_batch
@@ -407,13 +408,13 @@ def publish(
     on_delivered: Callable[[OutgoingMessage], None] | None = None,
 ) -> DeliveryResult:
     """Produce the batches keyed by project id and wait for every delivery report."""
-    producer = Producer(
-        producer_config(
-            bootstrap_servers,
-            options or KafkaOptions(),
-            client_id="seer-backfill-schedule",
-        )
+    config = producer_config(
+        bootstrap_servers, options or KafkaOptions(), client_id="seer-backfill-schedule"
     )
+    # Without a broker, librdkafka logs every connection attempt until the
+    # delivery timeout. The rate-limited logger keeps one line per kind.
+    config["logger"] = client_logger()
+    producer = Producer(config)
     result = produce_all(
         producer, (outgoing(b, topic) for b in batches), on_delivered=on_delivered
     )

@@ -27,6 +27,7 @@ from consumers.ops.schedule import (
     unique_in_order,
     worker_chains,
 )
+from tests.pipeline.conftest import seer_backfill
 
 RUN = RunOptions(run_id="run-1", skip_project_ids=(9,))
 
@@ -454,3 +455,22 @@ def test_project_in_ledger_without_split_stays_one_chain(projects: str) -> None:
     plan = plan_schedule(projects, RUN, project_ids=[10, 20], chain_groups=10)
     assert [c.project_id for c in plan.batches] == [20]
     assert [c.min_group_id for c in plan.already_started] == [None]
+
+
+def test_schedule_rate_limits_client_logs(projects: str) -> None:
+    closed = f"127.0.0.1:{free_port()}"
+    result = seer_backfill(
+        "schedule",
+        "--database-url",
+        projects,
+        "--bootstrap-servers",
+        closed,
+        "--project-id",
+        "10",
+        "-O",
+        "producer:message.timeout.ms=4000",
+    )
+    assert result.returncode == 1
+    client_lines = [line for line in result.stderr.splitlines() if "librdkafka" in line]
+    # Unlimited, librdkafka logs about ten lines a second here.
+    assert 1 <= len(client_lines) <= 4, client_lines
