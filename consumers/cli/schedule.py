@@ -173,6 +173,25 @@ def schedule(
     options.configure_logging(log_level)
     if worker_number and total_workers is None:
         raise click.UsageError("--worker-number needs --total-workers")
+    source = click.get_current_context().get_parameter_source("chain_groups")
+    unsplit_mode = next(
+        (
+            flag
+            for flag, given in (
+                ("--cohort-size", cohort_size is not None),
+                ("--total-workers", total_workers is not None),
+                ("--only-delete", only_delete),
+            )
+            if given
+        ),
+        None,
+    )
+    if source is not click.core.ParameterSource.DEFAULT and unsplit_mode:
+        click.echo(
+            f"warning: --chain-groups is not used with {unsplit_mode}, "
+            "so no project is split",
+            err=True,
+        )
     ids = _project_ids(project_id, cohort_file)
     run = RunOptions(
         run_id=str(uuid.uuid4()) if run_id is None else run_id,

@@ -474,3 +474,19 @@ def test_schedule_rate_limits_client_logs(projects: str) -> None:
     client_lines = [line for line in result.stderr.splitlines() if "librdkafka" in line]
     # Unlimited, librdkafka logs about ten lines a second here.
     assert 1 <= len(client_lines) <= 4, client_lines
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["--only-delete"], "--only-delete"),
+        (["--cohort-size", "2"], "--cohort-size"),
+    ],
+)
+def test_chain_groups_unused_warns(projects: str, args: list[str], flag: str) -> None:
+    common = ["--project-id", "10", "--dry-run", *args]
+    result = invoke(projects, "127.0.0.1:1", "t", *common, "--chain-groups", "5")
+    assert result.exit_code == 0, result.output
+    assert f"--chain-groups is not used with {flag}" in result.stderr
+    quiet = invoke(projects, "127.0.0.1:1", "t", *common)
+    assert "--chain-groups" not in quiet.stderr
