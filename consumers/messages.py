@@ -97,7 +97,7 @@ class ProjectBatch:
             scope = f"project:{self.project_id}"
         if self.min_group_id is not None:
             # Chains of one project start at different cursors, but a chain
-            # that ends on a full batch asks for one more batch at its floor,
+            # that ends on a full batch requests one more batch at its floor,
             # which is the start cursor of the chain below it.
             scope += f":floor:{self.min_group_id}"
         return f"{self.run_id}:{mode}:{scope}:cursor:{cursor}"

@@ -173,22 +173,22 @@ def schedule(
     options.configure_logging(log_level)
     if worker_number and total_workers is None:
         raise click.UsageError("--worker-number needs --total-workers")
-    source = click.get_current_context().get_parameter_source("chain_groups")
-    unsplit_mode = next(
-        (
-            flag
-            for flag, given in (
-                ("--cohort-size", cohort_size is not None),
-                ("--total-workers", total_workers is not None),
-                ("--only-delete", only_delete),
-            )
-            if given
-        ),
-        None,
+    modes_without_split = [
+        flag
+        for flag, used in (
+            ("--cohort-size", cohort_size is not None),
+            ("--total-workers", total_workers is not None),
+            ("--only-delete", only_delete),
+        )
+        if used
+    ]
+    chain_groups_source = click.get_current_context().get_parameter_source(
+        "chain_groups"
     )
-    if source is not click.core.ParameterSource.DEFAULT and unsplit_mode:
+    chain_groups_set = chain_groups_source is not click.core.ParameterSource.DEFAULT
+    if chain_groups_set and modes_without_split:
         click.echo(
-            f"warning: --chain-groups is not used with {unsplit_mode}, "
+            f"warning: --chain-groups is not used with {modes_without_split[0]}, "
             "so no project is split",
             err=True,
         )

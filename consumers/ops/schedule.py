@@ -137,10 +137,10 @@ def project_chains(
 def split_chains(first: ProjectBatch, points: Sequence[int]) -> list[ProjectBatch]:
     """Cut a project's chain at `points` (ascending group ids).
 
-    Chain i covers the ids from floor i (inclusive; 0 for the lowest range)
-    up to the next point (exclusive; no bound for the highest range), so the
-    ranges are disjoint and cover every id. Returns the chains newest range
-    first, or `[first]` when there are no points.
+    Chain i covers the ids from floor i, inclusive, up to the next point,
+    exclusive. The lowest floor is 0 and the highest range has no upper
+    bound, so the ranges are disjoint and cover every id. Returns the chains
+    newest range first, or `[first]` when there are no points.
     """
     if not points:
         return [first]

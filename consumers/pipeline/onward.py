@@ -103,16 +103,17 @@ class Onward:
         for future in pending:
             future.result(timeout=max(0.0, deadline - time.monotonic()))
 
+        project = plan.project if plan.complete_project else None
+        ends_split_chain = project is not None and plan.chain_ended
         with self.pool.connection() as conn:
-            complete = plan.complete_project and plan.project is not None
-            if complete and plan.chain_ended:
+            if ends_split_chain:
                 # Serialises the last batches of a project's chains, so that
                 # the last of them to commit counts every chain as ended.
                 ledger.lock_project(conn, batch)
             ledger.complete(conn, batch, outputs)
-            if complete and plan.chain_ended:
-                complete = ledger.ended_chains(conn, batch) >= batch.chains
-            if complete and plan.project is not None:
-                marks.set_backfill_completed(conn, plan.project.id, int(time.time()))
+            if project is not None and (
+                not ends_split_chain or ledger.ended_chains(conn, batch) >= batch.chains
+            ):
+                marks.set_backfill_completed(conn, project.id, int(time.time()))
             conn.commit()
         logger.debug("batch done %s: %s", decoded.log_ids(), outputs)
