@@ -4,13 +4,14 @@ Kafka clients retry an unreachable broker forever, and librdkafka logs every
 failed connection attempt. A consumer started with a wrong address would run
 without consuming anything and flood its log. `wait_for_brokers` requests
 cluster metadata until a broker responds or a deadline passes, logs one line
-every few seconds while it waits, and raises `BrokersUnreachable` with the
-last connection error at the deadline.
+at once and then every few seconds while it waits, and raises
+`BrokersUnreachable` with the last connection error at the deadline.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from confluent_kafka import KafkaException
@@ -59,10 +60,14 @@ def wait_for_brokers(
     bootstrap_servers: str,
     timeout_seconds: float,
     options: KafkaOptions = NO_OPTIONS,
-) -> None:
-    """Return once a broker responds a metadata request.
+    *,
+    stop: threading.Event | None = None,
+) -> bool:
+    """Return True once a broker responds to a metadata request.
 
-    Raises `BrokersUnreachable` after ``timeout_seconds``; 0 waits forever.
+    Returns False, within about a second, once ``stop`` is set: a shutdown
+    requested during the wait is not a failure. Raises `BrokersUnreachable`
+    after ``timeout_seconds``; 0 waits forever.
     """
     # librdkafka's own messages go to a logger that keeps only the last one
     # for the error, instead of to stderr.
@@ -75,12 +80,13 @@ def wait_for_brokers(
     config["logger"] = quiet
     admin = AdminClient(config)
     started = time.monotonic()
-    next_progress = started + PROGRESS_INTERVAL_SECONDS
+    # The first failed attempt is reported at once, then one line per interval.
+    next_progress = started
     try:
-        while True:
+        while stop is None or not stop.is_set():
             try:
                 admin.list_topics(timeout=_ATTEMPT_SECONDS)
-                return
+                return True
             except KafkaException as error:
                 # Serves the queued log callbacks, so `last` is current.
                 admin.poll(0)
@@ -96,5 +102,6 @@ def wait_for_brokers(
                     reason,
                 )
                 next_progress = now + PROGRESS_INTERVAL_SECONDS
+        return False
     finally:
         quiet.removeHandler(last)

@@ -134,6 +134,30 @@ class _ProducerClose:
             self.timed_out = True
 
 
+class _ShutdownRequest:
+    """The SIGTERM and SIGINT handler of `run_consumer`.
+
+    Installed before the wait for a broker, so that a signal during the wait
+    ends it cleanly; once the stream processor exists, the request passes to
+    it, including one that arrived while the processor was being built.
+    """
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        self._processor: StreamProcessor[KafkaPayload] | None = None
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        logger.info("received signal %d; shutting down", signum)
+        self.requested.set()
+        if self._processor is not None:
+            self._processor.signal_shutdown()
+
+    def attach(self, processor: StreamProcessor[KafkaPayload]) -> None:
+        self._processor = processor
+        if self.requested.is_set():
+            processor.signal_shutdown()
+
+
 def _restore_signals(handlers: dict[int, Any]) -> None:
     for sig, handler in handlers.items():
         signal.signal(sig, handler)
@@ -156,6 +180,9 @@ def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activi
         # repeats the request to stop.
         previous_handlers: dict[int, Any] = {}
         stack.callback(_restore_signals, previous_handlers)
+        shutdown = _ShutdownRequest()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous_handlers[sig] = signal.signal(sig, shutdown.handle)
         trimmer = MallocTrimmer(settings.malloc_trim_interval_seconds)
         if trimmer.start():
             stack.callback(trimmer.stop)
@@ -164,11 +191,17 @@ def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activi
             stack.callback(server.shutdown)
         # After the checks of local settings, which fail at once, and
         # before any Kafka client, whose retries would flood the log.
-        wait_for_brokers(
+        if not wait_for_brokers(
             options.bootstrap_servers,
             options.broker_timeout_seconds,
             options.kafka_options,
-        )
+            stop=shutdown.requested,
+        ):
+            logger.info(
+                "shut down while waiting for a Kafka broker at %s; nothing consumed",
+                options.bootstrap_servers,
+            )
+            return activity
         if options.metrics_port is not None:
             sampler = LagSampler(
                 options.bootstrap_servers,
@@ -220,13 +253,7 @@ def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activi
             dlq_policy=dlq,
             join_timeout=options.join_timeout_seconds,
         )
-
-        def handle_signal(signum: int, frame: FrameType | None) -> None:
-            logger.info("received signal %d; shutting down", signum)
-            processor.signal_shutdown()
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous_handlers[sig] = signal.signal(sig, handle_signal)
+        shutdown.attach(processor)
         done = threading.Event()
         stack.callback(done.set)
         if options.exit_after_idle_seconds > 0:

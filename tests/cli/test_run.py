@@ -6,7 +6,9 @@ metrics server starts, so these tests need no broker.
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -16,7 +18,12 @@ from click.testing import CliRunner
 from consumers.cli.run import reject_conflicting_kafka_options, run
 from consumers.embedded.broker import free_port
 from consumers.kafka.config import KafkaOptions
-from tests.pipeline.conftest import TANSU_OPTIONS, last_stderr_line, seer_backfill
+from tests.pipeline.conftest import (
+    SEER_BACKFILL,
+    TANSU_OPTIONS,
+    last_stderr_line,
+    seer_backfill,
+)
 
 BOOTSTRAP_SERVERS = "127.0.0.1:1"
 
@@ -198,6 +205,45 @@ def test_run_unreachable_broker_exits_1() -> None:
     assert last_line.startswith(f"Error: no Kafka broker at {address} responded")
     assert "Connection refused" in last_line
     assert "--broker-timeout" in last_line
-    # One error line, not one line per connection attempt of librdkafka.
-    assert "Connect to" not in result.stderr.replace(last_line, "")
+    # One progress line and the error, not a line per connection attempt of
+    # librdkafka.
+    attempts = [line for line in result.stderr.splitlines() if "Connect to" in line]
+    progress = [line for line in attempts if "waiting for a Kafka broker" in line]
+    assert len(progress) == 1
+    assert attempts == [*progress, last_line]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_during_broker_wait_exits_0(signum: int) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    process = subprocess.Popen(
+        [
+            SEER_BACKFILL,
+            "run",
+            "--bootstrap-servers",
+            address,
+            "--broker-timeout",
+            "0",
+            "--database-url",
+            "postgresql://127.0.0.1:1/unused",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        # The first failed attempt is logged at once, after the handlers
+        # are installed.
+        for line in process.stderr:
+            if f"waiting for a Kafka broker at {address}" in line:
+                break
+        process.send_signal(signum)
+        _, rest = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, rest[-3000:]
+    assert "shut down while waiting for a Kafka broker" in rest
+    assert "Traceback" not in rest

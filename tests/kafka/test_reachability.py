@@ -95,3 +95,13 @@ def test_broker_coming_up_ends_wait(late_proxy: str) -> None:
     started = time.monotonic()
     wait_for_brokers(late_proxy, timeout_seconds=20)
     assert 1.5 <= time.monotonic() - started < 15
+
+
+def test_stop_ends_the_wait() -> None:
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    started = time.monotonic()
+    assert not wait_for_brokers(
+        f"127.0.0.1:{free_port()}", timeout_seconds=0, stop=stop
+    )
+    assert time.monotonic() - started < 4
