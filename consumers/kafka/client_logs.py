@@ -1,14 +1,19 @@
 """librdkafka's log lines through Python logging, rate-limited.
 
 While a broker is down, librdkafka logs every failed connection attempt,
-and the consumer's client tries about ten times a second. Clients of the
-long-running consumer therefore log through `client_logger`, which lets
-through one line per kind (librdkafka's facility, such as FAIL) and thread
-(one per broker, and a few others) every `INTERVAL_SECONDS`. The next line
-that passes reports how many similar lines were dropped.
+and the consumer's client tries about ten times a second. The clients of
+the consumer, of `schedule` and of the operations commands (`lag`,
+`offsets`, `dlq` and the lag sampler) therefore log through
+`client_logger`, which lets through one line per kind (librdkafka's
+facility, such as FAIL) and thread (one per broker, and a few others)
+every `INTERVAL_SECONDS`. The next line that passes reports how many
+similar lines were dropped.
 
-confluent-kafka hands the lines over when the client is polled, which the
-consumer and Arroyo's producer thread do all the time.
+confluent-kafka (2.16) queues the lines in memory and hands them over only
+when the client is served: `poll` or `flush`, a consumer's `poll` or
+`close`. The consumer and Arroyo's producer thread poll all the time. An
+`AdminClient`, and a consumer that is not polled, must be polled with
+`poll(0)` now and then, or the queue grows while the broker is away.
 """
 
 from __future__ import annotations

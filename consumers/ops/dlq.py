@@ -33,6 +33,7 @@ from consumers.kafka.admin import (
     topic_partitions,
     watermarks,
 )
+from consumers.kafka.client_logs import client_logger
 from consumers.kafka.config import (
     KafkaOptions,
     admin_config,
@@ -179,10 +180,12 @@ class DlqReader:
         self.group = group
         self.selection = selection
         self.idle_timeout = idle_timeout
-        self._admin = AdminClient(admin_config(bootstrap_servers, kafka_options))
-        self._consumer = Consumer(
-            reader_config(bootstrap_servers, kafka_options, group_id=group)
-        )
+        admin_settings = admin_config(bootstrap_servers, kafka_options)
+        admin_settings["logger"] = client_logger()
+        self._admin = AdminClient(admin_settings)
+        config = reader_config(bootstrap_servers, kafka_options, group_id=group)
+        config["logger"] = client_logger()
+        self._consumer = Consumer(config)
         self.ranges: dict[int, tuple[int, int]] = {}
         # Messages received inside the read ranges, matching or not.
         self.read_count = 0
@@ -199,17 +202,27 @@ class DlqReader:
         self.close()
 
     def close(self) -> None:
+        # Polling hands the admin client's queued log lines to the logger,
+        # and closing the consumer does the same for the consumer's lines.
+        self._admin.poll(0)
         self._consumer.close()
 
     def _plan(self) -> dict[int, tuple[int, int]]:
-        chosen = select_partitions(
-            topic_partitions(self._admin, self.topic, flag="--dlq-topic"),
-            self.selection.partitions,
-        )
-        marks = watermarks(self._consumer, self.topic, chosen)
-        committed: Mapping[int, int | None] = {}
-        if self.group is not None:
-            committed = committed_offsets(self._admin, self.group, self.topic, chosen)
+        try:
+            chosen = select_partitions(
+                topic_partitions(self._admin, self.topic, flag="--dlq-topic"),
+                self.selection.partitions,
+            )
+            marks = watermarks(self._consumer, self.topic, chosen)
+            committed: Mapping[int, int | None] = {}
+            if self.group is not None:
+                committed = committed_offsets(
+                    self._admin, self.group, self.topic, chosen
+                )
+        finally:
+            # The admin client is not used after this, and queues its log
+            # lines until it is polled.
+            self._admin.poll(0)
         return {
             p: read_range(marks[p].low, marks[p].high, committed.get(p), self.selection)
             for p in chosen
@@ -355,13 +368,11 @@ def replay(
         for _ in messages():
             pass
     else:
-        producer = Producer(
-            producer_config(
-                bootstrap_servers,
-                options or KafkaOptions(),
-                client_id="seer-backfill-dlq",
-            )
+        config = producer_config(
+            bootstrap_servers, options or KafkaOptions(), client_id="seer-backfill-dlq"
         )
+        config["logger"] = client_logger()
+        producer = Producer(config)
         result.delivery = produce_all(producer, messages())
     result.read = reader.read_count
     if not dry_run and result.ok:

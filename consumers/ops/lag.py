@@ -33,6 +33,7 @@ from consumers.kafka.admin import (
     topic_partitions,
     watermarks,
 )
+from consumers.kafka.client_logs import client_logger
 from consumers.kafka.config import (
     KafkaOptions,
     admin_config,
@@ -114,7 +115,7 @@ class LagReader:
     It reads the next unconsumed message of each lagging partition with its
     own consumer, which uses `assign()` and never joins or commits for the
     group. Raises `KafkaAdminError` when the topic, a partition or the
-    group cannot be queried.
+    group cannot be queried. librdkafka's lines go to `client_logger()`.
     """
 
     def __init__(
@@ -131,13 +132,16 @@ class LagReader:
         self.group = group
         self.topic = topic
         self.fetch_timeout = fetch_timeout
-        self._admin = AdminClient(admin_config(bootstrap_servers, kafka_options))
+        admin_settings = admin_config(bootstrap_servers, kafka_options)
+        admin_settings["logger"] = client_logger()
+        self._admin = AdminClient(admin_settings)
         config = reader_config(bootstrap_servers, kafka_options)
         # One message per partition is needed, so keep librdkafka's
         # prefetch small unless the caller's options set these properties.
         for key, value in (("queued.min.messages", 1), ("fetch.max.bytes", 1048576)):
             if key not in kafka_options.for_client("consumer"):
                 config[key] = value
+        config["logger"] = client_logger()
         self._consumer = Consumer(config)
         self._requested = partitions
 
@@ -153,10 +157,27 @@ class LagReader:
         self.close()
 
     def close(self) -> None:
+        """Close the consumer after both clients hand over their queued log lines.
+
+        confluent-kafka's admin client has no `close`. It is destroyed when
+        the last reference to it goes, so drop the reader after closing it.
+        """
+        self._admin.poll(0)
+        # Closing serves the consumer's queue, log lines included.
         self._consumer.close()
 
     def sample(self) -> LagSnapshot:
         """Query offsets, watermarks, members and next-message timestamps now."""
+        try:
+            return self._sample()
+        finally:
+            # Both clients queue their log lines until they are polled.
+            # `_next_timestamps` assigns explicit offsets each time, so a
+            # message that this poll might return is not missed later.
+            self._admin.poll(0)
+            self._consumer.poll(0)
+
+    def _sample(self) -> LagSnapshot:
         chosen = select_partitions(
             topic_partitions(self._admin, self.topic), self._requested
         )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from consumers.embedded.broker import EmbeddedBroker
+from consumers.embedded.broker import EmbeddedBroker, free_port
 from consumers.kafka import client_logs
 from tests.pipeline.conftest import SEER_BACKFILL, TANSU_OPTIONS
 
@@ -106,6 +106,11 @@ def test_broker_outage_logs_few_lines(tmp_path: Path, database_url: str) -> None
                     database_url,
                     "--seer-url",
                     "http://127.0.0.1:9",
+                    # The lag sampler's clients log through the same logger.
+                    "--metrics-port",
+                    "0",
+                    "--lag-sample-interval",
+                    "1",
                     *TANSU_OPTIONS,
                 ],
                 stdout=subprocess.DEVNULL,
@@ -132,3 +137,43 @@ def test_broker_outage_logs_few_lines(tmp_path: Path, database_url: str) -> None
     # Unthrottled, the consumer's client logged about ten such lines a second.
     assert 1 <= len(refused) <= 3, output[-5000:]
     assert not any(line.startswith("%3|") for line in output.splitlines())
+
+
+def test_ops_commands_log_few_lines() -> None:
+    closed = f"127.0.0.1:{free_port()}"
+    commands = {
+        "lag": ["lag"],
+        "offsets reset": ["offsets", "reset", "--to-earliest"],
+        "dlq list": ["dlq", "list"],
+        "dlq replay": ["dlq", "replay"],
+    }
+    # Each command fails when its metadata request times out after 10 s, so
+    # the commands run at the same time to keep the test short.
+    running = {
+        name: subprocess.Popen(
+            [SEER_BACKFILL, *args, "--bootstrap-servers", closed],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, args in commands.items()
+    }
+    try:
+        outputs = {
+            name: process.communicate(timeout=60) for name, process in running.items()
+        }
+    finally:
+        for process in running.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    for name, process in running.items():
+        stderr = outputs[name][1]
+        client_lines = [line for line in stderr.splitlines() if "[thrd:" in line]
+        assert process.returncode == 1, (name, stderr)
+        assert "metadata request for topic" in stderr, (name, stderr)
+        # Unthrottled, librdkafka (confluent-kafka 2.16.1) wrote about 390
+        # lines here per command.
+        assert 1 <= len(client_lines) <= 3, (name, client_lines)
+        # librdkafka's own format, "%3|<time>|FAIL|...", means no logger was set.
+        assert not any(line.startswith("%") for line in client_lines), name
