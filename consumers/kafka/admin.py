@@ -33,6 +33,13 @@ class UnknownPartitionError(KafkaAdminError):
     """Requested partitions that the topic does not have."""
 
 
+def _error_text(error: Exception, timeout: float) -> str:
+    # A future's TimeoutError has no message of its own.
+    if isinstance(error, TimeoutError):
+        return f"timed out after {timeout:g} s"
+    return str(error)
+
+
 @dataclass(frozen=True)
 class Watermarks:
     """The first offset still stored (`low`) and the next offset to be written."""
@@ -187,7 +194,8 @@ def committed_offsets(
         response = futures[group_id].result(timeout=timeout)
     except (KafkaException, TimeoutError) as e:
         raise KafkaAdminError(
-            f"committed offsets of group {group_id!r} on topic {topic!r}: {e}"
+            f"fetching committed offsets of group {group_id!r} on topic {topic!r} "
+            f"failed: {_error_text(e, timeout)}"
         ) from e
     offsets: dict[int, int | None] = {}
     for tp in response.topic_partitions:
@@ -216,7 +224,8 @@ def alter_committed_offsets(
         response = futures[group_id].result(timeout=timeout)
     except (KafkaException, TimeoutError) as e:
         raise KafkaAdminError(
-            f"altering offsets of group {group_id!r} on topic {topic!r} failed: {e}"
+            f"altering offsets of group {group_id!r} on topic {topic!r} failed: "
+            f"{_error_text(e, timeout)}"
         ) from e
     errors = [tp for tp in response.topic_partitions if tp.error is not None]
     if errors:
@@ -235,7 +244,9 @@ def describe_group(
     try:
         raw = futures[group_id].result(timeout=timeout)
     except (KafkaException, TimeoutError) as e:
-        raise KafkaAdminError(f"describing group {group_id!r} failed: {e}") from e
+        raise KafkaAdminError(
+            f"describing group {group_id!r} failed: {_error_text(e, timeout)}"
+        ) from e
     members: list[GroupMember] = []
     for member in raw.members:
         assignment = member.assignment.topic_partitions if member.assignment else []

@@ -26,6 +26,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from consumers.kafka.admin import (
+    DEFAULT_TIMEOUT,
     GroupState,
     committed_offsets,
     describe_group,
@@ -115,7 +116,8 @@ class LagReader:
     It reads the next unconsumed message of each lagging partition with its
     own consumer, which uses `assign()` and never joins or commits for the
     group. Raises `KafkaAdminError` when the topic, a partition or the
-    group cannot be queried. librdkafka's lines go to `client_logger()`.
+    group cannot be queried. Each broker request waits at most
+    `request_timeout` seconds, and librdkafka's lines go to `client_logger()`.
     """
 
     def __init__(
@@ -127,11 +129,13 @@ class LagReader:
         partitions: Sequence[int] | None = None,
         options: KafkaOptions | None = None,
         fetch_timeout: float = 5.0,
+        request_timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         kafka_options = options or KafkaOptions()
         self.group = group
         self.topic = topic
         self.fetch_timeout = fetch_timeout
+        self.request_timeout = request_timeout
         admin_settings = admin_config(bootstrap_servers, kafka_options)
         admin_settings["logger"] = client_logger()
         self._admin = AdminClient(admin_settings)
@@ -178,14 +182,17 @@ class LagReader:
             self._consumer.poll(0)
 
     def _sample(self) -> LagSnapshot:
+        timeout = self.request_timeout
         chosen = select_partitions(
-            topic_partitions(self._admin, self.topic), self._requested
+            topic_partitions(self._admin, self.topic, timeout), self._requested
         )
-        description = describe_group(self._admin, self.group, self.topic)
+        description = describe_group(self._admin, self.group, self.topic, timeout)
         # Committed offsets are read before the watermarks, so a commit in
         # between can only make the lag look larger, never negative.
-        committed = committed_offsets(self._admin, self.group, self.topic, chosen)
-        marks = watermarks(self._consumer, self.topic, chosen)
+        committed = committed_offsets(
+            self._admin, self.group, self.topic, chosen, timeout
+        )
+        marks = watermarks(self._consumer, self.topic, chosen, timeout)
 
         lags = {
             p: message_lag(committed.get(p), marks[p].low, marks[p].high)

@@ -29,6 +29,9 @@ seer_backfill_consumer_lag_messages (gauge; topic, partition)
 seer_backfill_consumer_lag_seconds (gauge; topic, partition)
     Age of the oldest unconsumed message (0 when the lag is 0), set by
     `LagSampler`.
+seer_backfill_consumer_lag_sample_failures_total (counter)
+    Lag samples of `LagSampler` that failed. While it grows, the two lag
+    gauges keep their last values.
 seer_backfill_build_info (gauge; version)
     Always 1; `version` is the installed version of seer-backfill.
 arroyo_* (counter, gauge or histogram; Arroyo's tags)
@@ -145,6 +148,10 @@ CONSUMER_LAG_SECONDS = Gauge(
     "Age of the oldest unconsumed message; 0 when the lag is 0.",
     ["topic", "partition"],
     multiprocess_mode="mostrecent",
+)
+LAG_SAMPLE_FAILURES = Counter(
+    "seer_backfill_consumer_lag_sample_failures",
+    "Lag samples that failed; the lag gauges keep their last values meanwhile.",
 )
 BUILD_INFO = Gauge(
     "seer_backfill_build_info",
