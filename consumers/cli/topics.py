@@ -13,6 +13,7 @@ from confluent_kafka.admin import AdminClient
 
 from consumers.cli import options
 from consumers.kafka.admin import KafkaAdminError
+from consumers.kafka.client_logs import client_logger
 from consumers.kafka.config import KafkaOptions, admin_config, kafka_option
 from consumers.kafka.topics import (
     TopicDefinition,
@@ -39,6 +40,13 @@ def _definitions(topics_dir: Path | None) -> list[TopicDefinition]:
         return load_topic_definitions(topics_dir or default_topics_dir())
     except TopicDefinitionError as e:
         raise click.ClickException(str(e)) from e
+
+
+def _admin(bootstrap_servers: str, kafka_option: tuple[str, ...]) -> AdminClient:
+    """Return an admin client that logs through the rate-limited logger."""
+    config = admin_config(bootstrap_servers, KafkaOptions.parse(kafka_option))
+    config["logger"] = client_logger()
+    return AdminClient(config)
 
 
 @click.group()
@@ -82,13 +90,14 @@ def create(
             param_hint="--replication-factor",
         )
     definitions = _definitions(topics_dir)
-    admin = AdminClient(
-        admin_config(bootstrap_servers, KafkaOptions.parse(kafka_option))
-    )
+    admin = _admin(bootstrap_servers, kafka_option)
     try:
         results = create_topics(admin, definitions, partitions, replication_factor)
     except KafkaAdminError as e:
         raise click.ClickException(str(e)) from e
+    finally:
+        # Hands librdkafka's queued lines to the rate-limited logger.
+        admin.poll(0)
     for result in results:
         click.echo(
             f"{result.name}: {result.status.value} ({result.partitions} partitions)"
@@ -119,15 +128,15 @@ def list_(
     broker, otherwise the names of the configs that differ.
     """
     definitions = _definitions(topics_dir)
-    admin = AdminClient(
-        admin_config(bootstrap_servers, KafkaOptions.parse(kafka_option))
-    )
+    admin = _admin(bootstrap_servers, kafka_option)
     try:
         present = existing_topics(admin)
         existing = [d for d in definitions if d.name in present]
         differences = config_differences(admin, existing) if existing else {}
     except KafkaAdminError as e:
         raise click.ClickException(str(e)) from e
+    finally:
+        admin.poll(0)
 
     if output_format == "json":
         rows = [

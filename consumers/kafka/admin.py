@@ -17,6 +17,7 @@ from confluent_kafka import (
     Consumer,
     ConsumerGroupState,
     ConsumerGroupTopicPartitions,
+    KafkaError,
     KafkaException,
     TopicPartition,
 )
@@ -33,10 +34,19 @@ class UnknownPartitionError(KafkaAdminError):
     """Requested partitions that the topic does not have."""
 
 
-def _error_text(error: Exception, timeout: float) -> str:
-    # A future's TimeoutError has no message of its own.
+def error_text(error: Exception, timeout: float) -> str:
+    """Return the reason of a failed admin request, for an error message.
+
+    A `KafkaException` gives its error's text without the `KafkaError{...}`
+    wrapper, and a future's `TimeoutError`, which has no message of its
+    own, gives the timeout.
+    """
     if isinstance(error, TimeoutError):
         return f"timed out after {timeout:g} s"
+    if isinstance(error, KafkaException) and error.args:
+        cause = error.args[0]
+        if isinstance(cause, KafkaError):
+            return str(cause.str())
     return str(error)
 
 
@@ -120,7 +130,7 @@ def topic_partitions(
         metadata = admin.list_topics(timeout=timeout)
     except KafkaException as e:
         raise KafkaAdminError(
-            f"metadata request for topic {topic!r} failed: {e}"
+            f"metadata request for topic {topic!r} failed: {error_text(e, timeout)}"
         ) from e
     found = metadata.topics.get(topic)
     if found is None or found.error is not None or not found.partitions:
@@ -195,7 +205,7 @@ def committed_offsets(
     except (KafkaException, TimeoutError) as e:
         raise KafkaAdminError(
             f"fetching committed offsets of group {group_id!r} on topic {topic!r} "
-            f"failed: {_error_text(e, timeout)}"
+            f"failed: {error_text(e, timeout)}"
         ) from e
     offsets: dict[int, int | None] = {}
     for tp in response.topic_partitions:
@@ -225,7 +235,7 @@ def alter_committed_offsets(
     except (KafkaException, TimeoutError) as e:
         raise KafkaAdminError(
             f"altering offsets of group {group_id!r} on topic {topic!r} failed: "
-            f"{_error_text(e, timeout)}"
+            f"{error_text(e, timeout)}"
         ) from e
     errors = [tp for tp in response.topic_partitions if tp.error is not None]
     if errors:
@@ -245,7 +255,7 @@ def describe_group(
         raw = futures[group_id].result(timeout=timeout)
     except (KafkaException, TimeoutError) as e:
         raise KafkaAdminError(
-            f"describing group {group_id!r} failed: {_error_text(e, timeout)}"
+            f"describing group {group_id!r} failed: {error_text(e, timeout)}"
         ) from e
     members: list[GroupMember] = []
     for member in raw.members:

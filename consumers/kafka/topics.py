@@ -26,7 +26,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     NewTopic,
 )
 
-from consumers.kafka.admin import DEFAULT_TIMEOUT, KafkaAdminError
+from consumers.kafka.admin import DEFAULT_TIMEOUT, KafkaAdminError, error_text
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def existing_topics(
     try:
         metadata = admin.list_topics(timeout=timeout)
     except KafkaException as e:
-        raise KafkaAdminError(f"listing topics failed: {e}") from e
+        raise KafkaAdminError(f"listing topics failed: {error_text(e, timeout)}") from e
     return {
         name: len(topic.partitions)
         for name, topic in metadata.topics.items()
@@ -227,7 +227,9 @@ def _creation_result(
             and error.code() == KafkaError.TOPIC_ALREADY_EXISTS
         ):
             return TopicCreation(name, CreationStatus.EXISTS, partitions)
-        raise KafkaAdminError(f"creating topic {name!r} failed: {e}") from e
+        raise KafkaAdminError(
+            f"creating topic {name!r} failed: {error_text(e, timeout)}"
+        ) from e
     logger.info("created topic %s with %d partitions", name, partitions)
     return TopicCreation(name, CreationStatus.CREATED, partitions)
 
@@ -251,7 +253,8 @@ def config_differences(
             actual = future.result(timeout=timeout)
         except KafkaException as e:
             raise KafkaAdminError(
-                f"describing configs of topic {definition.name!r} failed: {e}"
+                f"describing configs of topic {definition.name!r} failed: "
+                f"{error_text(e, timeout)}"
             ) from e
         diff = {
             key: (expected, actual[key].value if key in actual else None)

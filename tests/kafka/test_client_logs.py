@@ -146,6 +146,8 @@ def test_ops_commands_log_few_lines() -> None:
         "offsets reset": ["offsets", "reset", "--to-earliest"],
         "dlq list": ["dlq", "list"],
         "dlq replay": ["dlq", "replay"],
+        "topics list": ["topics", "list"],
+        "topics create": ["topics", "create"],
     }
     # Each command fails when its metadata request times out after 10 s, so
     # the commands run at the same time to keep the test short.
@@ -171,7 +173,7 @@ def test_ops_commands_log_few_lines() -> None:
         stderr = outputs[name][1]
         client_lines = [line for line in stderr.splitlines() if "[thrd:" in line]
         assert process.returncode == 1, (name, stderr)
-        assert "metadata request for topic" in stderr, (name, stderr)
+        assert "Broker transport failure" in stderr.splitlines()[-1], (name, stderr)
         # Unthrottled, librdkafka (confluent-kafka 2.16.1) wrote about 390
         # lines here per command.
         assert 1 <= len(client_lines) <= 3, (name, client_lines)
