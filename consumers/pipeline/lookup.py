@@ -274,10 +274,16 @@ def wait_for_delivery(
         try:
             return future.result(timeout=min(1.0, timeout_seconds))
         except TimeoutError:
-            if stopping.is_set():
-                raise RuntimeError(
-                    "consumer is stopping before the next batch was delivered "
-                    f"{log_ids}"
-                ) from None
-            if time.monotonic() >= deadline:
-                raise
+            if future.done():
+                # The delivery itself failed with a TimeoutError, or ended
+                # just after the wait gave up: either way its own outcome.
+                return future.result()
+        if stopping.is_set():
+            raise RuntimeError(
+                f"consumer is stopping before the next batch was delivered {log_ids}"
+            )
+        if time.monotonic() >= deadline:
+            raise TimeoutError(
+                "the broker did not acknowledge the next batch within "
+                f"{timeout_seconds:g} s {log_ids}"
+            )

@@ -99,9 +99,20 @@ class Onward:
                 "partition": partition,
                 "offset": offset,
             }
-        deadline = time.monotonic() + self.settings.produce_timeout_seconds
+        timeout = self.settings.produce_timeout_seconds
+        deadline = time.monotonic() + timeout
         for future in pending:
-            future.result(timeout=max(0.0, deadline - time.monotonic()))
+            try:
+                future.result(timeout=max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                if future.done():
+                    # The delivery's own outcome, a TimeoutError included.
+                    future.result()
+                    continue
+                raise TimeoutError(
+                    f"the broker did not acknowledge the batch's outcomes within "
+                    f"{timeout:g} s {decoded.log_ids()}"
+                ) from None
 
         project = plan.project if plan.complete_project else None
         ends_split_chain = project is not None and plan.chain_ended

@@ -20,7 +20,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Generic, TypeVar, cast
 
 from arroyo.dlq import InvalidMessage, InvalidMessageState
@@ -90,12 +90,14 @@ class ThreadedStage(ProcessingStrategy[FilteredPayload | TIn], Generic[TIn, TOut
                 return
             message, future = self.queue[0]
             if future is not None:
-                if wait_seconds is None and not future.done():
+                if not future.done() and wait_seconds is not None:
+                    wait([future], timeout=wait_seconds)
+                if not future.done():
                     return
+                # The future is done, so whatever `result` raises, a
+                # TimeoutError included, is the function's own failure.
                 try:
-                    result = future.result(timeout=wait_seconds)
-                except TimeoutError:
-                    return
+                    result = future.result()
                 except InvalidMessage as e:
                     self.queue.popleft()
                     self.invalid.append(e)

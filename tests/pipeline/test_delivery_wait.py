@@ -46,3 +46,16 @@ def test_times_out_without_an_ack() -> None:
     with pytest.raises(TimeoutError):
         wait_for_delivery(future, 0.3, threading.Event(), "project=1")
     assert time.monotonic() - started < 2.0
+
+
+def test_timeout_names_the_batch() -> None:
+    future: Delivery = Future()
+    with pytest.raises(TimeoutError, match=r"within 0.3 s project=1"):
+        wait_for_delivery(future, 0.3, threading.Event(), "project=1")
+
+
+def test_delivery_timeout_error_propagates() -> None:
+    future: Delivery = Future()
+    future.set_exception(TimeoutError("delivery timed out"))
+    with pytest.raises(TimeoutError, match="delivery timed out"):
+        wait_for_delivery(future, 5.0, threading.Event(), "project=1")

@@ -141,3 +141,32 @@ def test_join_waits_for_unfinished_work() -> None:
     stage.close()
     stage.join(timeout=5)
     assert [m.payload for m in sink.received] == [0, 1]
+
+
+@pytest.mark.parametrize("error", [TimeoutError, RuntimeError])
+def test_function_error_stops_the_stage(error: type[Exception]) -> None:
+    def failing(message: Message[int]) -> int:
+        raise error("produce timed out")
+
+    stage = ThreadedStage(
+        failing, threads=1, max_pending=4, next_step=Collect(), name="t"
+    )
+    stage.submit(_message(0))
+    deadline = time.monotonic() + 5
+    with pytest.raises(error, match="produce timed out"):
+        while time.monotonic() < deadline:
+            stage.poll()
+            time.sleep(0.01)
+
+
+def test_function_timeout_during_join_raises() -> None:
+    def failing(message: Message[int]) -> int:
+        raise TimeoutError("produce timed out")
+
+    stage = ThreadedStage(
+        failing, threads=1, max_pending=4, next_step=Collect(), name="t"
+    )
+    stage.submit(_message(0))
+    stage.close()
+    with pytest.raises(TimeoutError, match="produce timed out"):
+        stage.join(timeout=5)
