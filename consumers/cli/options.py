@@ -104,10 +104,14 @@ def database_error_message(error: BaseException, url: str) -> str | None:
     # cannot connect or loses the connection; server-side errors are subclasses.
     if type(error) is psycopg.OperationalError and error.sqlstate is None:
         reason = " ".join(str(error).split())
+        if "does not exist" in reason:
+            return (
+                f"cannot connect to {target}: {reason}; create the database "
+                "(for example with createdb) or check --database-url"
+            )
         return (
-            f"cannot connect to {target}: {reason}; create the database "
-            "(for example with createdb) or check --database-url and that the "
-            "server is running"
+            f"cannot connect to {target}: {reason}; check --database-url and "
+            "that the server is running"
         )
     return None
 

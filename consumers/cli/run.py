@@ -29,9 +29,11 @@ from consumers.ops.tracing import init_sentry
 from consumers.pipeline.hashing import RulesFileError
 from consumers.pipeline.runner import (
     ConsumerOptions,
+    ProducerFailed,
     ProducerFlushTimeout,
     run_consumer,
 )
+from consumers.pipeline.seer import SeerOutage
 from consumers.pipeline.settings import PipelineSettings
 
 logger = logging.getLogger(__name__)
@@ -160,6 +162,14 @@ def _require_number(ctx: click.Context, param: click.Parameter, value: float) ->
     help="Seconds to keep retrying an unavailable Seer before stopping uncommitted.",
 )
 @opt.setting(
+    "--produce-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=_defaults.produce_timeout_seconds,
+    show_default=True,
+    help="Seconds to wait for the broker to acknowledge what a batch produces "
+    "(the chain's next batch, the outcomes) before stopping uncommitted (exit 1).",
+)
+@opt.setting(
     "--rules",
     "rules_path",
     default=None,
@@ -236,6 +246,7 @@ def run(
     seer_timeout: float,
     seer_max_requests_per_second: float,
     seer_outage_timeout: float,
+    produce_timeout: float,
     rules_path: str | None,
     kafka_option: tuple[str, ...],
     metrics_port: int | None,
@@ -279,6 +290,7 @@ def run(
         seer_timeout_seconds=seer_timeout,
         seer_max_requests_per_second=seer_max_requests_per_second,
         seer_outage_timeout_seconds=seer_outage_timeout,
+        produce_timeout_seconds=produce_timeout,
         processes=processes,
         rules_path=rules_path,
         malloc_trim_interval_seconds=malloc_trim_interval,
@@ -308,7 +320,7 @@ def run(
             f"{e}; check --bootstrap-servers, the -O security options and that "
             "the brokers are up, or raise --broker-timeout"
         ) from e
-    except ProducerFlushTimeout as e:
+    except (ProducerFlushTimeout, ProducerFailed) as e:
         # librdkafka's flush thread never ends while the broker is gone, and
         # the interpreter would wait for it at exit. Everything the producer
         # still held belongs to batches whose offsets were not committed, so
@@ -316,6 +328,17 @@ def run(
         logger.error("%s", e)
         logging.shutdown()
         os._exit(1)
+    except TimeoutError as e:
+        # A delivery the broker did not acknowledge within --produce-timeout.
+        raise click.ClickException(
+            f"{e}; check that the brokers at --bootstrap-servers are up and "
+            "keep their data, then restart (uncommitted batches run again)"
+        ) from e
+    except SeerOutage as e:
+        raise click.ClickException(
+            f"{e}; check --seer-url and that Seer is up, or raise "
+            "--seer-outage-timeout, then restart (uncommitted batches run again)"
+        ) from e
     except (psycopg.Error, PoolTimeout) as e:
         message = opt.database_error_message(e, database_url)
         if message is not None:

@@ -20,6 +20,7 @@ from arroyo.backends.kafka import KafkaConsumer, KafkaPayload, KafkaProducer
 from arroyo.dlq import DlqPolicy
 from arroyo.processing import StreamProcessor
 from arroyo.types import BrokerValue, Topic
+from confluent_kafka import KafkaError
 
 from consumers.kafka.client_logs import client_logger
 from consumers.kafka.config import (
@@ -111,51 +112,89 @@ def _watch_idle(
 
 # How long shutdown waits for the producer to deliver what it still holds.
 PRODUCER_CLOSE_TIMEOUT_SECONDS = 30.0
+# After a fatal error the producer delivers nothing more, so shutdown does
+# not wait the full time for it.
+FAILED_PRODUCER_CLOSE_TIMEOUT_SECONDS = 5.0
 
 
 class ProducerFlushTimeout(Exception):
     """The producer still held undelivered messages when shutdown gave up."""
 
 
-class _ProducerClose:
-    """A shutdown step that closes a producer within `PRODUCER_CLOSE_TIMEOUT_SECONDS`.
-
-    `timed_out` is True when messages were still undelivered at that limit.
-    """
-
-    def __init__(self, producer: KafkaProducer) -> None:
-        self.producer = producer
-        self.timed_out = False
-
-    def __call__(self) -> None:
-        try:
-            self.producer.close().result(timeout=PRODUCER_CLOSE_TIMEOUT_SECONDS)
-        except TimeoutError:
-            self.timed_out = True
+class ProducerFailed(Exception):
+    """The producer reported a fatal error, so it can deliver nothing more."""
 
 
 class _ShutdownRequest:
-    """The SIGTERM and SIGINT handler of `run_consumer`.
+    """The SIGTERM and SIGINT handler of `run_consumer`, and the producer's
+    error callback.
 
-    Installed before the wait for a broker, so that a signal during the wait
-    ends it cleanly; once the stream processor exists, the request passes to
-    it, including one that arrived while the processor was being built.
+    It is installed before the wait for a broker, so a signal during the
+    wait ends it cleanly. Once the stream processor exists, the request
+    passes to it, even one that arrived while the processor was being
+    built. A fatal producer error (such as an idempotent producer's lost sequence
+    after the broker lost its data) requests a shutdown too, and is kept in
+    `producer_error`.
     """
 
     def __init__(self) -> None:
         self.requested = threading.Event()
+        self.producer_error: str | None = None
         self._processor: StreamProcessor[KafkaPayload] | None = None
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
         logger.info("received signal %d; shutting down", signum)
-        self.requested.set()
-        if self._processor is not None:
-            self._processor.signal_shutdown()
+        self._request()
+
+    def on_producer_error(self, error: KafkaError) -> None:
+        # librdkafka retries the other errors itself and logs them.
+        if not error.fatal():
+            return
+        self.producer_error = f"{error.name()}: {error.str()}"
+        logger.critical(
+            "the Kafka producer failed and delivers nothing more (%s); stopping",
+            self.producer_error,
+        )
+        self._request()
 
     def attach(self, processor: StreamProcessor[KafkaPayload]) -> None:
         self._processor = processor
         if self.requested.is_set():
             processor.signal_shutdown()
+
+    def _request(self) -> None:
+        self.requested.set()
+        if self._processor is not None:
+            self._processor.signal_shutdown()
+
+    def producer_failure(self) -> ProducerFailed:
+        return ProducerFailed(
+            f"the Kafka producer failed: {self.producer_error}. Batches whose "
+            "messages were not delivered are not committed and run again when "
+            "the consumer restarts."
+        )
+
+
+class _ProducerClose:
+    """A shutdown step that closes a producer within `PRODUCER_CLOSE_TIMEOUT_SECONDS`,
+    or `FAILED_PRODUCER_CLOSE_TIMEOUT_SECONDS` after a fatal producer error.
+
+    `timed_out` is True when messages were still undelivered at that limit.
+    """
+
+    def __init__(self, producer: KafkaProducer, shutdown: _ShutdownRequest) -> None:
+        self.producer = producer
+        self.shutdown = shutdown
+        self.timed_out = False
+
+    def __call__(self) -> None:
+        timeout = PRODUCER_CLOSE_TIMEOUT_SECONDS
+        if self.shutdown.producer_error is not None:
+            timeout = FAILED_PRODUCER_CLOSE_TIMEOUT_SECONDS
+        try:
+            self.producer.close().result(timeout=timeout)
+        except TimeoutError:
+            self.timed_out = True
 
 
 def _restore_signals(handlers: dict[int, Any]) -> None:
@@ -171,6 +210,8 @@ def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activi
     `ProducerFlushTimeout` after an otherwise complete shutdown when the
     producer could not deliver its messages, typically because the broker
     became unreachable. The producer's thread is then still running.
+    Raises `ProducerFailed` once the producer reports a fatal error, after
+    stopping as for a signal; its thread may still be running too.
     """
     activity = Activity()
     install_arroyo_metrics()
@@ -220,9 +261,10 @@ def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activi
                     client_id="seer-backfill-consumer",
                 ),
                 "logger": client_logger(),
+                "error_cb": shutdown.on_producer_error,
             }
         )
-        producer_close = _ProducerClose(producer)
+        producer_close = _ProducerClose(producer, shutdown)
         stack.callback(producer_close)
         factory = BackfillStrategyFactory(
             settings, producer, activity, healthcheck_file=options.healthcheck_file
@@ -270,8 +312,16 @@ def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activi
             options.bootstrap_servers,
         )
         # The stream processor closes the consumer when it stops.
-        processor.run()
+        try:
+            processor.run()
+        except Exception as e:
+            # A stage that failed on the broken producer's deliveries.
+            if shutdown.producer_error is not None:
+                raise shutdown.producer_failure() from e
+            raise
     logger.info("consumer stopped")
+    if shutdown.producer_error is not None:
+        raise shutdown.producer_failure()
     if producer_close.timed_out:
         raise ProducerFlushTimeout(
             f"the Kafka producer did not flush within "

@@ -82,6 +82,9 @@ def test_migrate_refused_port_clean_error() -> None:
     result = invoke("db", "migrate", "--database-url", url)
     assert result.exit_code == 1, result.output
     assert "Error: cannot connect to database 'seer' on 127.0.0.1:1" in result.stderr
+    assert "that the server is running" in result.stderr
+    # Creating the database does not help when the server cannot be reached.
+    assert "createdb" not in result.stderr
     assert "s3cret-pw" not in result.output
 
 

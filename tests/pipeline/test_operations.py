@@ -122,3 +122,51 @@ def test_consumer_serves_metrics_and_stops_on_sigterm(
     committed = committed_offsets(bootstrap_servers, topics)
     for partition, offset in expected.items():
         assert committed.get(partition, 0) >= offset
+
+
+def test_seer_outage_exits_1_with_error_line(
+    bootstrap_servers: str,
+    topics: Topics,
+    clean_database: str,
+) -> None:
+    load_sdk_events(clean_database, [32], count=20, seed=4)
+    schedule_batches(
+        bootstrap_servers,
+        topics,
+        [ProjectBatch(run_id=str(uuid.uuid4()), project_id=32)],
+    )
+    closed = f"http://127.0.0.1:{_free_port()}"
+    result = subprocess.run(
+        [
+            SEER_BACKFILL,
+            "run",
+            "--bootstrap-servers",
+            bootstrap_servers,
+            "--consumer-group",
+            topics.group,
+            "--topic",
+            topics.input,
+            "--dlq-topic",
+            topics.dlq,
+            "--outcomes-topic",
+            topics.outcomes,
+            "--database-url",
+            clean_database,
+            "--seer-url",
+            closed,
+            "--seer-outage-timeout",
+            "2",
+            *TANSU_OPTIONS,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr[-3000:]
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("Error: Seer unavailable for over 2 s"), last_line
+    assert "project=32" in last_line
+    assert "--seer-url" in last_line
+    # Nothing of the failed batch is committed, so a restart runs it again.
+    assert not committed_offsets(bootstrap_servers, topics)
