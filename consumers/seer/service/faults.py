@@ -129,8 +129,13 @@ _FIELD_KINDS: dict[str, str] = {
 
 
 def _check_range(name: str, value: float, low: float, high: float) -> None:
-    if not low <= value <= high or math.isnan(value):
-        raise ValueError(f"Invalid {name} {value!r}: must be within [{low}, {high}].")
+    # Infinity is rejected too: JSON cannot carry it back in the settings,
+    # and `hang_forever` is the way to ask for no response.
+    if not math.isfinite(value) or not low <= value <= high:
+        raise ValueError(
+            f"Invalid {name} {value!r}: must be a finite number within "
+            f"[{low}, {high}]."
+        )
 
 
 def _coerce(name: str, kind: str, value: object) -> object:

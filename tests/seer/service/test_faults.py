@@ -71,6 +71,8 @@ def test_updated_coerces_json_numbers() -> None:
         {"error_rate": 1.5},
         {"error_status": 200},
         {"latency_ms": -1},
+        {"latency_ms": float("inf")},
+        {"hang_seconds": float("nan")},
         {"latency_ms": "5"},
         {"hang_forever": 1},
         {"fail_next": 1.5},
