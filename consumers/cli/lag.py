@@ -123,6 +123,10 @@ def no_commit_note(snapshot: LagSnapshot) -> str:
     "--group",
     default=options.DEFAULT_CONSUMER_GROUP,
     show_default=True,
+    # The same variable as `run --consumer-group`, so that both commands
+    # name the group the consumer runs as.
+    envvar=options.envvar_for("--consumer-group"),
+    show_envvar=True,
     help="Consumer group to inspect.",
 )
 @options.setting(

@@ -104,6 +104,10 @@ def offsets() -> None:
     "--group",
     default=options.DEFAULT_CONSUMER_GROUP,
     show_default=True,
+    # The same variable as `run --consumer-group`, so that both commands
+    # name the group the consumer runs as.
+    envvar=options.envvar_for("--consumer-group"),
+    show_envvar=True,
     help="Consumer group whose offsets are reset.",
 )
 @options.setting(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -39,3 +40,25 @@ def test_topic_options_share_one_environment_variable(
     result = CliRunner().invoke(cli, [*command, "--help"], terminal_width=200)
     assert result.exit_code == 0
     assert f"env var: {variable}" in result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "flag"),
+    [
+        (["run"], "--consumer-group"),
+        (["lag"], "--group"),
+        (["offsets", "reset"], "--group"),
+    ],
+)
+def test_group_options_share_one_environment_variable(
+    command: list[str], flag: str
+) -> None:
+    # `lag` and `offsets reset` must name the group `run` consumes as.
+    context = click.Context(cli)
+    target: click.Command | None = cli
+    for name in command:
+        assert isinstance(target, click.Group)
+        target = target.get_command(context, name)
+    assert target is not None
+    option = next(p for p in target.params if flag in p.opts)
+    assert option.envvar == "SEER_BACKFILL_CONSUMER_GROUP"
