@@ -200,6 +200,8 @@ def list_(output_format: str, limit: int | None, **selection: Any) -> None:
 
     With --group, lists the messages a replay with that group would read
     next. Listing never commits.
+
+    Exit codes: 0 success, 1 the DLQ could not be read, 2 usage error.
     """
     records: list[DlqRecord] = []
     try:

@@ -240,7 +240,9 @@ def explain_event(
 
 
 @grouping.command()
-@click.argument("event_file", metavar="EVENT.json")
+@click.argument(
+    "event_file", metavar="EVENT.json", type=click.Path(exists=True, dir_okay=False)
+)
 @click.option(
     "--format",
     "output_format",
@@ -266,7 +268,14 @@ def explain_event(
 def explain(
     event_file: str, output_format: str, normalize: bool, rules: str | None
 ) -> None:
-    """Show the grouping variants, hashes and Seer string of one event."""
+    """Show the grouping variants, hashes and Seer string of one event.
+
+    EVENT.json contains one event as a JSON object, as stored in the node
+    store or sent by an SDK.
+
+    Exit codes: 0 success, 1 the event or rules cannot be read or grouped,
+    2 usage error (a missing file included).
+    """
     event = _read_event(event_file)
     enhancements = _load_rules(rules)
     try:

@@ -175,6 +175,9 @@ def seer_local(
       overload            "wait" or "reject" (503) past max_concurrency
       fault_phase         "before" or "after" handling the request
       seed                integer or null, seed of the fault draws
+
+    Exit codes: 0 after SIGINT or SIGTERM, 1 when the service cannot start
+    (port in use, database unreachable), 2 usage error.
     """
     options.configure_logging(log_level)
     faults = FaultConfig(
@@ -203,7 +206,9 @@ def seer_local(
     try:
         url = service.start()
     except (OSError, psycopg.Error) as error:
-        click.echo(f"Error: Seer-compatible service did not start: {error}", err=True)
+        # psycopg's connection errors span several lines.
+        reason = " ".join(str(error).split())
+        click.echo(f"Error: Seer-compatible service did not start: {reason}", err=True)
         sys.exit(1)
 
     stop = threading.Event()

@@ -175,11 +175,11 @@ def test_explain_invalid_json(tmp_path: Path) -> None:
     assert f"invalid JSON in event file {path}" in result.output
 
 
-def test_explain_missing_file(tmp_path: Path) -> None:
+def test_explain_missing_file_usage_error(tmp_path: Path) -> None:
     path = tmp_path / "absent.json"
     result = CliRunner().invoke(grouping, ["explain", str(path)])
-    assert result.exit_code == 1
-    assert f"cannot read event file {path}" in result.output
+    assert result.exit_code == 2
+    assert f"File '{path}' does not exist" in result.output
 
 
 def test_explain_not_an_object(tmp_path: Path) -> None:
