@@ -133,8 +133,7 @@ def _check_range(name: str, value: float, low: float, high: float) -> None:
     # and `hang_forever` is the way to ask for no response.
     if not math.isfinite(value) or not low <= value <= high:
         raise ValueError(
-            f"Invalid {name} {value!r}: must be a finite number within "
-            f"[{low}, {high}]."
+            f"Invalid {name} {value!r}: must be a finite number within [{low}, {high}]."
         )
 
 
