@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -108,6 +109,39 @@ def _watch_idle(
             )
             processor.signal_shutdown()
             return
+
+
+# Seconds between the warnings while no partition has been assigned yet.
+UNASSIGNED_WARNING_SECONDS = 30.0
+
+
+def watch_assignment(
+    activity: Activity,
+    done: threading.Event,
+    group: str,
+    topic: str,
+    interval: float = UNASSIGNED_WARNING_SECONDS,
+) -> None:
+    """Warn every `interval` seconds until the first partition assignment.
+
+    A consumer without partitions consumes nothing and logs nothing, which
+    looks like a hang: the group may be stuck rebalancing, or other members
+    may hold every partition. Returns at the first assignment or once
+    `done` is set.
+    """
+    started = time.monotonic()
+    while not done.wait(interval):
+        if activity.assigned:
+            return
+        logger.warning(
+            "no partition of %s assigned to group %s after %.0f s; the group "
+            "may be rebalancing, or other consumers hold every partition "
+            "(check with `seer-backfill lag --group %s`)",
+            topic,
+            group,
+            time.monotonic() - started,
+            group,
+        )
 
 
 # How long shutdown waits for the producer to deliver what it still holds.
@@ -298,6 +332,12 @@ def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activi
         shutdown.attach(processor)
         done = threading.Event()
         stack.callback(done.set)
+        threading.Thread(
+            target=watch_assignment,
+            args=(activity, done, options.group_id, settings.input_topic),
+            name="assignment-watch",
+            daemon=True,
+        ).start()
         if options.exit_after_idle_seconds > 0:
             threading.Thread(
                 target=_watch_idle,
