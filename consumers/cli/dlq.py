@@ -23,6 +23,7 @@ from consumers.kafka.config import (
     canonical_bool,
     kafka_option,
 )
+from consumers.messages import INVALID_BATCH_REASONS
 from consumers.ops.dlq import (
     DlqFilter,
     DlqReader,
@@ -284,6 +285,20 @@ def replay_command(to_topic: str | None, dry_run: bool, **selection: Any) -> Non
         f"without target topic: {len(result.skipped_no_target)}"
     )
     click.echo(("dry run: " if dry_run else "") + summary, err=dry_run)
+    invalid = {
+        reason: count
+        for reason, count in result.reasons.items()
+        if reason in INVALID_BATCH_REASONS
+    }
+    if invalid:
+        counts = ", ".join(f"{reason}: {count}" for reason, count in invalid.items())
+        click.echo(
+            f"warning: {sum(invalid.values())} of these messages were dead-lettered "
+            f"as invalid ({counts}); the consumer dead-letters them again unless "
+            "its validation changed. Select seer_rejected with --reason to replay "
+            "only the messages that can succeed.",
+            err=True,
+        )
     if not result.ok:
         for failure in result.delivery.failed[:10]:
             click.echo(f"  {failure.message.label}: {failure.error}", err=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -310,10 +311,15 @@ def replay_headers(record: DlqRecord) -> list[tuple[str, bytes]]:
 
 @dataclass
 class ReplayResult:
-    """Counts of a replay. `skipped_no_target`: records without `original_topic`."""
+    """Counts of a replay. `skipped_no_target`: records without `original_topic`.
+
+    `reasons` counts the replayed (or, in a dry run, planned) records by
+    their reason header.
+    """
 
     read: int = 0
     matched: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
     skipped_no_target: list[DlqRecord] = field(default_factory=list)
     delivery: DeliveryResult = field(default_factory=DeliveryResult)
     planned: list[tuple[str, DlqRecord]] = field(default_factory=list)
@@ -353,6 +359,7 @@ def replay(
                 )
                 result.skipped_no_target.append(record)
                 continue
+            result.reasons[record.reason or "unknown"] += 1
             if dry_run:
                 result.planned.append((target, record))
                 continue

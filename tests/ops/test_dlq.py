@@ -178,6 +178,8 @@ def test_replay_by_reason(
     result = run(bootstrap_servers, dead_letters, "replay", "--reason", "seer_rejected")
     assert result.exit_code == 0, result.output
     assert "read: 5, matched: 2, replayed: 2, failed: 0" in result.stdout
+    # Messages that Seer rejected can succeed on replay: no warning.
+    assert "warning" not in result.stderr
     replayed = read_topic(dead_letters.source_topic)
     assert [(r.key, r.value) for r in replayed] == [
         (b"101", b"value-1"),
@@ -230,6 +232,10 @@ def test_replay_dry_run(
     assert [p["offset"] for p in planned] == [0, 2, 4]
     assert planned[0]["to_topic"] == dead_letters.source_topic
     assert "dry run: read: 5, matched: 3, replayed: 0" in result.stderr
+    assert "warning: 3 of these messages were dead-lettered as invalid" in (
+        result.stderr
+    )
+    assert "(invalid_msgpack: 3)" in result.stderr
     assert read_topic(dead_letters.source_topic) == []
 
 
