@@ -42,6 +42,7 @@ from consumers.grouping.string_cases import (
     default_shared_dir,
     run_stacktrace_cases,
 )
+from consumers.ingest.sources import read_source
 
 # Default floor for `conformance`: the share of Sentry's grouping inputs whose
 # every variant hash must match. This project's choice, set under the rate the
@@ -73,23 +74,27 @@ def _fail(message: str) -> NoReturn:
     raise SystemExit(1)
 
 
-def _read_event(path: str) -> dict[str, Any]:
+def _read_event(path: str, index: int) -> dict[str, Any]:
+    """Return event `index` of a file in any form `ingest` reads."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        source = read_source(Path(path))
     except OSError as exc:
         _fail(f"cannot read event file {path}: {exc.strerror or exc}")
-    except UnicodeDecodeError as exc:
-        _fail(f"event file {path} is not UTF-8 text: {exc.reason}")
-
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        _fail(f"invalid JSON in event file {path}: {exc}")
-    if not isinstance(data, dict):
+    if source.error is not None:
+        _fail(f"event file {path}: {source.error}")
+    if index >= len(source.items):
+        count = len(source.items)
+        noun = "event" if count == 1 else "events"
+        _fail(f"--index {index} is out of range: {path} contains {count} {noun}")
+    item = source.items[index]
+    if item.error is not None:
+        _fail(f"event {index} of {path}: {item.error}")
+    if not isinstance(item.value, dict):
         _fail(
-            f"event file {path} must contain a JSON object, got {type(data).__name__}"
+            f"event {index} of {path} must be a JSON object, got "
+            f"{type(item.value).__name__}"
         )
-    return data
+    return item.value
 
 
 def _load_rules(rules: str | None) -> Enhancements:
@@ -244,6 +249,14 @@ def explain_event(
     "event_file", metavar="EVENT.json", type=click.Path(exists=True, dir_okay=False)
 )
 @click.option(
+    "--index",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Which event of a file with several (a JSON list, an envelope) to "
+    "explain, counted from 0.",
+)
+@click.option(
     "--format",
     "output_format",
     type=click.Choice(["text", "json"]),
@@ -266,17 +279,17 @@ def explain_event(
     help="Stack-trace rules (enhancements) file. Default: the project's rules.",
 )
 def explain(
-    event_file: str, output_format: str, normalize: bool, rules: str | None
+    event_file: str, index: int, output_format: str, normalize: bool, rules: str | None
 ) -> None:
     """Show the grouping variants, hashes and Seer string of one event.
 
-    EVENT.json contains one event as a JSON object, as stored in the node
-    store or sent by an SDK.
+    EVENT.json is read as `ingest` reads files: one event object, a JSON
+    list of events or a Sentry envelope (such as `generate-events` writes).
 
     Exit codes: 0 success, 1 the event or rules cannot be read or grouped,
     2 usage error (a missing file included).
     """
-    event = _read_event(event_file)
+    event = _read_event(event_file, index)
     enhancements = _load_rules(rules)
     try:
         report = explain_event(

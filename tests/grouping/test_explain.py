@@ -172,7 +172,7 @@ def test_explain_invalid_json(tmp_path: Path) -> None:
     path.write_text('{"platform": "python",', encoding="utf-8")
     result = CliRunner().invoke(grouping, ["explain", str(path)])
     assert result.exit_code == 1
-    assert f"invalid JSON in event file {path}" in result.output
+    assert f"event file {path}: invalid JSON" in result.output
 
 
 def test_explain_missing_file_usage_error(tmp_path: Path) -> None:
@@ -187,7 +187,36 @@ def test_explain_not_an_object(tmp_path: Path) -> None:
     path.write_text("[1, 2]", encoding="utf-8")
     result = CliRunner().invoke(grouping, ["explain", str(path)])
     assert result.exit_code == 1
-    assert "must contain a JSON object" in result.output
+    assert f"event 0 of {path} must be a JSON object, got int" in result.output
+
+
+def test_explain_index_picks_from_a_list(tmp_path: Path) -> None:
+    renamed = copy.deepcopy(EVENT)
+    renamed["exception"]["values"][1]["stacktrace"]["frames"][1]["function"] = "tax"
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps([EVENT, renamed]), encoding="utf-8")
+    first = run_json(str(path))
+    second = run_json(str(path), "--index", "1")
+    alone = run_json(write_event(tmp_path, renamed, "renamed.json"))
+    assert second["primary_hash"] == alone["primary_hash"]
+    assert first["primary_hash"] != second["primary_hash"]
+
+
+def test_explain_reads_an_envelope(tmp_path: Path) -> None:
+    header = json.dumps({"event_id": "9ec79c33ec9942ab8353589fcb2e04dc"})
+    item = json.dumps(EVENT)
+    item_header = json.dumps({"type": "event", "length": len(item.encode())})
+    path = tmp_path / "event.envelope"
+    path.write_text(f"{header}\n{item_header}\n{item}\n", encoding="utf-8")
+    report = run_json(str(path))
+    assert report["stacktrace_string"] == EXPECTED_STRING
+
+
+def test_explain_index_out_of_range(tmp_path: Path) -> None:
+    path = write_event(tmp_path, EVENT)
+    result = CliRunner().invoke(grouping, ["explain", "--index", "1", path])
+    assert result.exit_code == 1
+    assert f"--index 1 is out of range: {path} contains 1 event" in result.output
 
 
 def test_explain_bad_format_is_usage_error(tmp_path: Path) -> None:
