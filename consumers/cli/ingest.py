@@ -54,7 +54,8 @@ def _advance(progress: tqdm[Any]) -> None:
     "--shift-to-now",
     is_flag=True,
     help="Per file, move every event timestamp by one offset so that the file's newest "
-    "event is at the current time (keeps the spacing within a file). Events without a "
+    "event is at the current time (keeps the spacing within a file, so a file of one "
+    "event, such as an envelope, lands at the current time). Events without a "
     "timestamp get the current time anyway.",
 )
 @click.option(

@@ -300,16 +300,27 @@ def ingest_paths(
     age into the backfill's 90-day window. `on_file` is called after each
     file with the running report.
     """
+    shifted = 0
     with Ingestor(project_id, database, options) as ingestor:
         for path in expand_paths(paths):
             source = read_source(path)
             offset = shift_to_now_offset(source) if shift_to_now else None
             if offset is not None:
-                logger.info(
+                shifted += 1
+                # One line per file would flood the log of a directory of
+                # envelopes, which hold one event each.
+                logger.debug(
                     "project=%s %s: shifting timestamps by %s", project_id, path, offset
                 )
             ingestor.add_source(source, time_offset=offset)
             if on_file is not None:
                 on_file(path, ingestor.report)
         ingestor.flush()
+    if shift_to_now:
+        logger.info(
+            "project=%s: shifted the timestamps of %d files, each so that its "
+            "newest event is at the current time",
+            project_id,
+            shifted,
+        )
     return ingestor.report
