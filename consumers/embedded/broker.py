@@ -165,7 +165,9 @@ class EmbeddedBroker:
         try:
             process.wait(grace)
         except subprocess.TimeoutExpired:
-            logger.warning("tansu broker did not stop within %.0f s; killing it", grace)
+            # tansu 0.6 often outlives SIGTERM while clients are connected.
+            # It keeps nothing on disk, so killing it loses nothing.
+            logger.info("tansu broker did not stop within %.0f s; killing it", grace)
             process.kill()
             process.wait(grace)
         logger.info("tansu broker on %s stopped", self.bootstrap_servers)
