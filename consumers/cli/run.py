@@ -13,6 +13,7 @@ from confluent_kafka import KafkaError, KafkaException
 from psycopg_pool import PoolTimeout
 
 from consumers.cli import options as opt
+from consumers.kafka.admin import KafkaAdminError
 from consumers.kafka.config import (
     ARROYO_OWNED_PROPERTIES,
     KafkaOptions,
@@ -29,8 +30,10 @@ from consumers.ops.tracing import init_sentry
 from consumers.pipeline.hashing import RulesFileError
 from consumers.pipeline.runner import (
     ConsumerOptions,
+    MissingTopics,
     ProducerFailed,
     ProducerFlushTimeout,
+    TopicRole,
     run_consumer,
 )
 from consumers.pipeline.seer import SeerOutage
@@ -260,7 +263,9 @@ def run(
 
     Exits 0 after a clean shutdown (SIGTERM, SIGINT or idle exit) and 1 when
     a stage fails; the failed batch is not committed and is retried on restart.
-    Exits 1 when no broker responds within --broker-timeout at start.
+    Exits 1 when no broker responds within --broker-timeout at start, or
+    when the topic of --topic, --dlq-topic or --outcomes-topic does not
+    exist. `seer-backfill topics create` creates the topics.
     Exits 2 when an -O option contradicts --bootstrap-servers,
     --consumer-group, --auto-offset-reset or --max-poll-interval-ms, or
     sets enable.auto.commit, enable.auto.offset.store or
@@ -320,6 +325,12 @@ def run(
             f"{e}; check --bootstrap-servers, the -O security options and that "
             "the brokers are up, or raise --broker-timeout"
         ) from e
+    except MissingTopics as e:
+        raise click.ClickException(missing_topics_message(e)) from e
+    except KafkaAdminError as e:
+        raise click.ClickException(
+            f"{e}; check --bootstrap-servers and the -O options, then restart"
+        ) from e
     except (ProducerFlushTimeout, ProducerFailed) as e:
         # librdkafka's flush thread never ends while the broker is gone, and
         # the interpreter would wait for it at exit. Everything the producer
@@ -354,7 +365,8 @@ def run(
             "or another --metrics-host"
         ) from e
     except ConsumerError as e:
-        # librdkafka reports a subscribed topic that does not exist only as text.
+        # The input topic was deleted after the check at start. librdkafka
+        # reports a subscribed topic that does not exist only as text.
         if "UNKNOWN_TOPIC_OR_PART" not in str(e):
             raise
         raise click.ClickException(
@@ -376,6 +388,34 @@ def run(
         ) from e
     except ValueError as e:
         raise click.ClickException(str(e)) from e
+
+
+# The option of `run` that names each topic of the consumer.
+TOPIC_OPTIONS = {
+    TopicRole.INPUT: "--topic",
+    TopicRole.DEAD_LETTER: "--dlq-topic",
+    TopicRole.OUTCOMES: "--outcomes-topic",
+}
+
+
+def missing_topics_message(error: MissingTopics) -> str:
+    """Return the error for topics missing at start, naming their options."""
+    described = [
+        (f"{role.value} topic {name!r}", TOPIC_OPTIONS[role])
+        for role, name in error.missing.items()
+    ]
+    servers = error.bootstrap_servers
+    if len(described) == 1:
+        topic, option = described[0]
+        return (
+            f"{topic} does not exist on {servers}; create it with "
+            f"`seer-backfill topics create` (or check {option})"
+        )
+    listed = [f"{topic} ({option})" for topic, option in described]
+    return (
+        f"{', '.join(listed[:-1])} and {listed[-1]} do not exist on {servers}; "
+        "create them with `seer-backfill topics create` (or check those options)"
+    )
 
 
 def reject_conflicting_kafka_options(

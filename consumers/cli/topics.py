@@ -16,6 +16,7 @@ from consumers.kafka.admin import KafkaAdminError
 from consumers.kafka.client_logs import client_logger
 from consumers.kafka.config import KafkaOptions, admin_config, kafka_option
 from consumers.kafka.topics import (
+    TopicCreation,
     TopicDefinition,
     TopicDefinitionError,
     config_differences,
@@ -82,7 +83,10 @@ def create(
 ) -> None:
     """Create every defined topic that does not exist yet.
 
-    Safe to run again: existing topics are reported and left unchanged.
+    Safe to run again: existing topics are reported and left unchanged,
+    including their partition count. When an existing topic has another
+    partition count than --partitions, its output line shows both counts and
+    a warning goes to stderr, but the exit code stays 0.
     """
     if replication_factor == 0 or replication_factor < -1:
         raise click.BadParameter(
@@ -99,9 +103,24 @@ def create(
         # Hands librdkafka's queued lines to the rate-limited logger.
         admin.poll(0)
     for result in results:
-        click.echo(
-            f"{result.name}: {result.status.value} ({result.partitions} partitions)"
-        )
+        counts = f"{result.partitions} partitions"
+        if result.partitions_differ:
+            counts += f", not the {partitions} of --partitions"
+        click.echo(f"{result.name}: {result.status.value} ({counts})")
+    for result in results:
+        if result.partitions_differ:
+            click.echo(_partition_warning(result), err=True)
+
+
+def _partition_warning(result: TopicCreation) -> str:
+    return (
+        f"warning: topic {result.name!r} has {result.partitions} partitions, not "
+        f"the {result.requested_partitions} requested with --partitions, and was "
+        f"left unchanged. At most {result.partitions} consumers of a group can "
+        "share it. To change the count, recreate the topic while no run is in "
+        "flight. Adding partitions instead moves keys to other partitions, so "
+        "the messages of one key are no longer in one partition's order."
+    )
 
 
 @topics.command("list")

@@ -49,6 +49,11 @@ PRODUCER_DEFAULTS: Mapping[str, str | int | bool] = {
     # The key-to-partition mapping of the Java client, so every producer of a
     # project's messages picks the same partition.
     "partitioner": "murmur2_random",
+    # librdkafka's producer default is true (its CONFIGURATION.md, 2.x).
+    # Metadata requests then ask the broker to create a missing topic with
+    # the broker's default partition count, for example after the broker
+    # lost its data. Topics come from `seer-backfill topics create` instead.
+    "allow.auto.create.topics": False,
 }
 
 
@@ -279,7 +284,11 @@ def producer_config(
     *,
     client_id: str | None = None,
 ) -> KafkaConfig:
-    """Configuration of an idempotent producer (confluent-kafka or Arroyo)."""
+    """Configuration of an idempotent producer (confluent-kafka or Arroyo).
+
+    The producer does not ask the broker to create the topics it writes to,
+    unless `options` sets `allow.auto.create.topics`.
+    """
     config: KafkaConfig = {"bootstrap.servers": bootstrap_servers}
     config.update(PRODUCER_DEFAULTS)
     if client_id is not None:

@@ -64,9 +64,20 @@ class CreationStatus(enum.Enum):
 
 @dataclass(frozen=True)
 class TopicCreation:
+    """The result for one topic: `partitions` is its count on the cluster.
+
+    An existing topic keeps its count, which can differ from the
+    `requested_partitions` of the creation request.
+    """
+
     name: str
     status: CreationStatus
     partitions: int
+    requested_partitions: int
+
+    @property
+    def partitions_differ(self) -> bool:
+        return self.partitions != self.requested_partitions
 
 
 def default_topics_dir() -> Path:
@@ -185,14 +196,17 @@ def create_topics(
 ) -> list[TopicCreation]:
     """Create the topics that do not exist yet, with their `topic_creation_config`.
 
-    Safe to run again: an existing topic is reported as `EXISTS` and left as
-    it is, including its partition count and configs. A replication factor
-    of -1 uses the broker's `default.replication.factor`.
+    Safe to run again: an existing topic is left as it is, configs and
+    partition count included, and reported as `EXISTS` with the partition
+    count it has. A replication factor of -1 uses the broker's
+    `default.replication.factor`.
     """
     present = existing_topics(admin, timeout)
     missing = [d for d in definitions if d.name not in present]
     results = {
-        d.name: TopicCreation(d.name, CreationStatus.EXISTS, present[d.name])
+        d.name: TopicCreation(
+            d.name, CreationStatus.EXISTS, present[d.name], partitions
+        )
         for d in definitions
         if d.name in present
     }
@@ -209,29 +223,42 @@ def create_topics(
         futures = admin.create_topics(
             new_topics, operation_timeout=timeout, request_timeout=timeout
         )
-        for name, future in futures.items():
-            results[name] = _creation_result(name, future, partitions, timeout)
+        created = {
+            name: _created(name, future, partitions, timeout)
+            for name, future in futures.items()
+        }
+        # Another process created these between the listing and the request,
+        # with a partition count of its own.
+        raced = [name for name, is_new in created.items() if not is_new]
+        present = existing_topics(admin, timeout) if raced else present
+        for name, is_new in created.items():
+            if is_new:
+                results[name] = TopicCreation(
+                    name, CreationStatus.CREATED, partitions, partitions
+                )
+            else:
+                results[name] = TopicCreation(
+                    name, CreationStatus.EXISTS, present.get(name, 0), partitions
+                )
     return [results[d.name] for d in definitions]
 
 
-def _creation_result(
-    name: str, future: Any, partitions: int, timeout: float
-) -> TopicCreation:
+def _created(name: str, future: Any, partitions: int, timeout: float) -> bool:
+    """Return True when the request created the topic, False when it existed."""
     try:
         future.result(timeout=timeout)
     except KafkaException as e:
         error = e.args[0] if e.args else None
-        # Another process created it between our listing and our request.
         if (
             isinstance(error, KafkaError)
             and error.code() == KafkaError.TOPIC_ALREADY_EXISTS
         ):
-            return TopicCreation(name, CreationStatus.EXISTS, partitions)
+            return False
         raise KafkaAdminError(
             f"creating topic {name!r} failed: {error_text(e, timeout)}"
         ) from e
     logger.info("created topic %s with %d partitions", name, partitions)
-    return TopicCreation(name, CreationStatus.CREATED, partitions)
+    return True
 
 
 def config_differences(

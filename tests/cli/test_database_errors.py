@@ -15,7 +15,11 @@ from psycopg import sql
 
 from consumers.cli.main import cli
 from tests.conftest import ADMIN_URL, _database_url
-from tests.pipeline.conftest import last_stderr_line, seer_backfill
+from tests.pipeline.conftest import (
+    create_test_topics,
+    last_stderr_line,
+    seer_backfill,
+)
 
 
 @pytest.fixture
@@ -48,10 +52,17 @@ def run_consumer(
     bootstrap_servers: str, database_url: str
 ) -> subprocess.CompletedProcess[str]:
     """Run `seer-backfill run` on `database_url`, with a Seer URL never reached."""
+    topics = create_test_topics(bootstrap_servers)
     return seer_backfill(
         "run",
         "--bootstrap-servers",
         bootstrap_servers,
+        "--topic",
+        topics.input,
+        "--dlq-topic",
+        topics.dlq,
+        "--outcomes-topic",
+        topics.outcomes,
         "--database-url",
         database_url,
         "--seer-url",

@@ -1,7 +1,8 @@
-"""`seer-backfill run`: -O options that contradict the consumer's own settings.
+"""`seer-backfill run`: invalid options, and the checks and failures at start.
 
-A conflict is a usage error raised before any client, database pool or
-metrics server starts, so these tests need no broker.
+A conflicting -O option is a usage error raised before any client, database
+pool or metrics server starts, so those tests need no broker. The topic
+checks run against the session's tansu broker.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from confluent_kafka.admin import AdminClient
 
 from consumers.cli.run import reject_conflicting_kafka_options, run
 from consumers.embedded.broker import free_port
@@ -21,6 +23,7 @@ from consumers.kafka.config import KafkaOptions
 from tests.pipeline.conftest import (
     SEER_BACKFILL,
     TANSU_OPTIONS,
+    create_test_topics,
     last_stderr_line,
     seer_backfill,
 )
@@ -142,29 +145,106 @@ def test_missing_rules_file_exits_2(tmp_path: Path) -> None:
     assert "does not exist" in stderr
 
 
-def test_run_missing_input_topic_clean_error(
-    bootstrap_servers: str, clean_database: str
-) -> None:
-    topic = f"no-such-topic-{uuid.uuid4().hex[:8]}"
-    result = seer_backfill(
+def run_on_topics(
+    bootstrap_servers: str,
+    database_url: str,
+    *,
+    topic: str,
+    dlq_topic: str,
+    outcomes_topic: str,
+) -> subprocess.CompletedProcess[str]:
+    """Run the consumer on the given topics, with a Seer URL never reached."""
+    return seer_backfill(
         "run",
         "--bootstrap-servers",
         bootstrap_servers,
         "--database-url",
-        clean_database,
+        database_url,
         "--seer-url",
         "http://127.0.0.1:9",
         "--topic",
         topic,
+        "--dlq-topic",
+        dlq_topic,
+        "--outcomes-topic",
+        outcomes_topic,
         "--consumer-group",
-        topic,
+        f"missing-topic-{uuid.uuid4().hex[:8]}",
         *TANSU_OPTIONS,
         timeout=120,
+    )
+
+
+def topic_names(bootstrap_servers: str) -> set[str]:
+    metadata = AdminClient({"bootstrap.servers": bootstrap_servers}).list_topics(
+        timeout=10
+    )
+    return set(metadata.topics)
+
+
+def test_run_missing_input_topic_clean_error(
+    bootstrap_servers: str, clean_database: str
+) -> None:
+    existing = create_test_topics(bootstrap_servers)
+    topic = f"no-such-topic-{uuid.uuid4().hex[:8]}"
+    result = run_on_topics(
+        bootstrap_servers,
+        clean_database,
+        topic=topic,
+        dlq_topic=existing.dlq,
+        outcomes_topic=existing.outcomes,
     )
     assert result.returncode == 1, result.stderr[-3000:]
     last_line = last_stderr_line(result)
     assert last_line.startswith(f"Error: input topic '{topic}' does not exist")
     assert "seer-backfill topics create" in last_line
+    assert "--topic" in last_line
+
+
+@pytest.mark.parametrize(
+    ("option", "role"),
+    [("--dlq-topic", "dead-letter"), ("--outcomes-topic", "outcomes")],
+)
+def test_run_missing_output_topic_exits_1(
+    bootstrap_servers: str, clean_database: str, option: str, role: str
+) -> None:
+    existing = create_test_topics(bootstrap_servers)
+    missing = f"no-such-{role}-{uuid.uuid4().hex[:8]}"
+    topics = {"dlq_topic": existing.dlq, "outcomes_topic": existing.outcomes}
+    topics[option.removeprefix("--").replace("-", "_")] = missing
+    result = run_on_topics(
+        bootstrap_servers, clean_database, topic=existing.input, **topics
+    )
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert last_stderr_line(result) == (
+        f"Error: {role} topic '{missing}' does not exist on {bootstrap_servers}; "
+        f"create it with `seer-backfill topics create` (or check {option})"
+    )
+    assert "consuming" not in result.stderr
+    assert "Traceback" not in result.stderr
+    # The check lists topics without naming them, so it creates none.
+    assert missing not in topic_names(bootstrap_servers)
+
+
+def test_run_missing_topics_named_together(
+    bootstrap_servers: str, clean_database: str
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    names = {
+        "topic": f"no-input-{suffix}",
+        "dlq_topic": f"no-dlq-{suffix}",
+        "outcomes_topic": f"no-outcomes-{suffix}",
+    }
+    result = run_on_topics(bootstrap_servers, clean_database, **names)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert last_stderr_line(result) == (
+        f"Error: input topic 'no-input-{suffix}' (--topic), dead-letter topic "
+        f"'no-dlq-{suffix}' (--dlq-topic) and outcomes topic "
+        f"'no-outcomes-{suffix}' (--outcomes-topic) do not exist on "
+        f"{bootstrap_servers}; create them with `seer-backfill topics create` "
+        "(or check those options)"
+    )
+    assert not set(names.values()) & topic_names(bootstrap_servers)
 
 
 def test_run_metrics_port_taken_clean_error() -> None:

@@ -56,11 +56,18 @@ def test_producer_defaults() -> None:
     assert config["enable.idempotence"] is True
     assert config["acks"] == "all"
     assert config["partitioner"] == "murmur2_random"
+    assert config["allow.auto.create.topics"] is False
 
 
 def test_producer_override_wins() -> None:
     config = producer_config("k:9092", KafkaOptions.parse(["producer:acks=1"]))
     assert config["acks"] == "1"
+
+
+def test_producer_auto_create_from_option() -> None:
+    options = KafkaOptions.parse(["producer:allow.auto.create.topics=true"])
+    config = producer_config("k:9092", options)
+    assert config["allow.auto.create.topics"] == "true"
 
 
 def test_consumer_config_for_arroyo() -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
 
 from consumers.embedded.broker import free_port
 from consumers.kafka.config import KafkaOptions, producer_config
@@ -43,6 +45,21 @@ def test_produce_all_too_large(
     assert result.delivered == 1
     assert [f.message.label for f in result.failed] == ["big"]
     assert "too large" in result.failed[0].error.lower()
+
+
+def test_produce_to_missing_topic_creates_none(bootstrap_servers: str) -> None:
+    # Tansu 0.6 creates a missing topic, with 4 partitions, when a metadata
+    # request allows it. Apache Kafka does so too with auto.create.topics.enable.
+    topic = f"absent-{uuid.uuid4().hex[:10]}"
+    options = KafkaOptions.parse(["producer:message.timeout.ms=2000"])
+    producer = Producer(producer_config(bootstrap_servers, options))
+    result = produce_all(producer, [OutgoingMessage(topic, None, b"v", label="m")])
+    assert result.delivered == 0
+    assert [f.message.label for f in result.failed] == ["m"]
+    metadata = AdminClient({"bootstrap.servers": bootstrap_servers}).list_topics(
+        timeout=10
+    )
+    assert topic not in metadata.topics
 
 
 def test_produce_all_unreachable_broker() -> None:

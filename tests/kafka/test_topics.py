@@ -117,6 +117,9 @@ def test_create_idempotent(admin: AdminClient, tmp_path: Path) -> None:
     second = create_topics(admin, definitions, partitions=5)
     assert [(r.status, r.partitions) for r in first] == [(CreationStatus.CREATED, 3)]
     assert [(r.status, r.partitions) for r in second] == [(CreationStatus.EXISTS, 3)]
+    assert not first[0].partitions_differ
+    assert second[0].requested_partitions == 5
+    assert second[0].partitions_differ
     assert config_differences(admin, definitions) == {}
 
 
@@ -135,16 +138,45 @@ def test_cli_create_and_list(bootstrap_servers: str, tmp_path: Path) -> None:
     common = ["--bootstrap-servers", bootstrap_servers, "--topics-dir", str(tmp_path)]
     runner = CliRunner()
     created = runner.invoke(topics, ["create", *common, "--partitions", "2"])
-    again = runner.invoke(topics, ["create", *common])
+    again = runner.invoke(topics, ["create", *common, "--partitions", "2"])
     listed = runner.invoke(topics, ["list", *common, "--format", "json"])
     table = runner.invoke(topics, ["list", *common])
     assert created.exit_code == 0, created.output
     assert created.stdout.strip() == f"{name}: created (2 partitions)"
     assert again.stdout.strip() == f"{name}: exists (2 partitions)"
+    assert again.stderr == ""
     (row,) = json.loads(listed.stdout)
     assert (row["topic"], row["exists"], row["partitions"]) == (name, True, 2)
     assert row["config_differences"] == {}
     assert table.stdout.splitlines()[1].split() == [name, "yes", "2", "ok"]
+
+
+@pytest.mark.parametrize("requested", [None, "4"])
+def test_cli_create_partition_mismatch_warns(
+    bootstrap_servers: str, tmp_path: Path, requested: str | None
+) -> None:
+    name = f"cli-{uuid.uuid4().hex[:8]}"
+    write(tmp_path, name)
+    common = ["--bootstrap-servers", bootstrap_servers, "--topics-dir", str(tmp_path)]
+    runner = CliRunner()
+    created = runner.invoke(topics, ["create", *common, "--partitions", "2"])
+    assert created.exit_code == 0, created.output
+    # Without --partitions, the default of 8 is the requested count.
+    extra = [] if requested is None else ["--partitions", requested]
+    again = runner.invoke(topics, ["create", *common, *extra])
+    count = requested or "8"
+    assert again.exit_code == 0, again.output
+    assert again.stdout.strip() == (
+        f"{name}: exists (2 partitions, not the {count} of --partitions)"
+    )
+    assert again.stderr.startswith(
+        f"warning: topic '{name}' has 2 partitions, not the {count} requested "
+        "with --partitions, and was left unchanged."
+    )
+    assert "recreate the topic" in again.stderr
+    listed = runner.invoke(topics, ["list", *common, "--format", "json"])
+    (row,) = json.loads(listed.stdout)
+    assert row["partitions"] == 2
 
 
 def test_cli_list_missing_topic(bootstrap_servers: str, tmp_path: Path) -> None:

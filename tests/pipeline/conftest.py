@@ -64,8 +64,8 @@ class Topics:
     produced: dict[int, list[int]] = field(default_factory=dict)
 
 
-@pytest.fixture
-def topics(bootstrap_servers: str) -> Topics:
+def create_test_topics(bootstrap_servers: str) -> Topics:
+    """Create an input, a dead-letter and an outcomes topic of unique names."""
     suffix = uuid.uuid4().hex[:8]
     names = Topics(
         input=f"backfill-project-batches-{suffix}",
@@ -83,6 +83,11 @@ def topics(bootstrap_servers: str) -> Topics:
     for future in futures.values():
         future.result(timeout=30)
     return names
+
+
+@pytest.fixture
+def topics(bootstrap_servers: str) -> Topics:
+    return create_test_topics(bootstrap_servers)
 
 
 @pytest.fixture
