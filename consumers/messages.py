@@ -265,16 +265,41 @@ def decode_project_batch(raw: bytes) -> ProjectBatch:
     return batch
 
 
-def _check_consistency(batch: ProjectBatch) -> None:
-    if not batch.run_id or len(batch.run_id) > MAX_RUN_ID_CHARS:
+def check_run_id(run_id: str) -> None:
+    """Raise `InvalidBatch` for a run id that the consumer rejects.
+
+    A valid run id has 1 to `MAX_RUN_ID_CHARS` characters and no control
+    characters.
+    """
+    if not run_id or len(run_id) > MAX_RUN_ID_CHARS:
         raise InvalidBatch(
             "invalid_field",
             f"field 'run_id' must have 1 to {MAX_RUN_ID_CHARS} characters",
         )
-    if not batch.run_id.isprintable():
+    if not run_id.isprintable():
         raise InvalidBatch(
             "invalid_field", "field 'run_id' must not contain control characters"
         )
+
+
+def check_project_batch(batch: ProjectBatch) -> None:
+    """Raise `InvalidBatch` when the consumer would reject `batch`.
+
+    Encodes and decodes the batch, so that a producer applies every rule of
+    `decode_project_batch`.
+    """
+    try:
+        encoded = encode_project_batch(batch)
+    except OverflowError as e:
+        # msgpack encodes integers from -2**63 to 2**64 - 1 only.
+        raise InvalidBatch(
+            "invalid_field", f"an integer field is outside 0..{MAX_ID}: {e}"
+        ) from e
+    decode_project_batch(encoded)
+
+
+def _check_consistency(batch: ProjectBatch) -> None:
+    check_run_id(batch.run_id)
     ids = [batch.project_id, *(batch.cohort or ()), *batch.skip_project_ids]
     if any(project_id is not None and project_id < 1 for project_id in ids):
         raise InvalidBatch("invalid_field", "project ids must be >= 1")

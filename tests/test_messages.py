@@ -5,8 +5,11 @@ import pytest
 
 from consumers.messages import (
     INVALID_BATCH_REASONS,
+    MAX_ID,
     InvalidBatch,
     ProjectBatch,
+    check_project_batch,
+    check_run_id,
     decode_project_batch,
     encode_project_batch,
 )
@@ -171,3 +174,59 @@ def test_split_chain_may_end_at_its_floor() -> None:
     message = {"v": 1, "run_id": "r", "project_id": 1, "cursor": 5}
     message.update(min_group_id=5, chains=2)
     assert decode_project_batch(msgpack.packb(message)).cursor == 5
+
+
+@pytest.mark.parametrize(
+    ("run_id", "detail"),
+    [
+        ("", "field 'run_id' must have 1 to 200 characters"),
+        ("r" * 201, "field 'run_id' must have 1 to 200 characters"),
+        ("run\tone", "field 'run_id' must not contain control characters"),
+        ("run\u2028one", "field 'run_id' must not contain control characters"),
+    ],
+)
+def test_check_run_id_rejects(run_id: str, detail: str) -> None:
+    with pytest.raises(InvalidBatch) as info:
+        check_run_id(run_id)
+    assert info.value.reason == "invalid_field"
+    assert info.value.detail == detail
+
+
+@pytest.mark.parametrize("run_id", ["r", "r" * 200, "Lauf über 9 Tage"])
+def test_check_run_id_accepts(run_id: str) -> None:
+    check_run_id(run_id)
+
+
+@pytest.mark.parametrize(
+    ("batch", "detail"),
+    [
+        (
+            ProjectBatch(run_id="r", project_id=MAX_ID + 1),
+            f"field 'project_id' value {MAX_ID + 1} is outside 0..{MAX_ID}",
+        ),
+        (
+            ProjectBatch(run_id="r", project_id=2**64),
+            f"an integer field is outside 0..{MAX_ID}: Integer value out of range",
+        ),
+        (ProjectBatch(run_id="r", project_id=0), "project ids must be >= 1"),
+        (
+            ProjectBatch(run_id="r", project_id=1, skip_project_ids=(1,) * 10_001),
+            "field 'skip_project_ids' has 10001 items, over 10000",
+        ),
+    ],
+)
+def test_check_project_batch_rejects(batch: ProjectBatch, detail: str) -> None:
+    with pytest.raises(InvalidBatch) as info:
+        check_project_batch(batch)
+    assert info.value.detail == detail
+
+
+def test_check_project_batch_accepts_limits() -> None:
+    check_project_batch(
+        ProjectBatch(
+            run_id="r" * 200,
+            project_id=MAX_ID,
+            cohort=(MAX_ID,),
+            skip_project_ids=tuple(range(1, 10_001)),
+        )
+    )

@@ -19,6 +19,13 @@ from tqdm import tqdm
 from consumers.cli import options
 from consumers.kafka.config import KafkaOptions, kafka_option
 from consumers.kafka.produce import OutgoingMessage
+from consumers.messages import (
+    MAX_ID,
+    MAX_LIST_ITEMS,
+    MAX_RUN_ID_CHARS,
+    InvalidBatch,
+    check_run_id,
+)
 from consumers.ops.schedule import (
     DEFAULT_CHAIN_GROUPS,
     RunOptions,
@@ -43,25 +50,59 @@ def _project_ids(project_id: tuple[int, ...], cohort_file: Path | None) -> list[
     return ids
 
 
-def _non_empty_run_id(
+def _valid_run_id(
     ctx: click.Context, param: click.Parameter, value: str | None
 ) -> str | None:
+    if value is None:
+        return None
     # An empty id usually means an unset shell variable; a fresh UUID in its
     # place would start a second run instead of repeating the first.
-    if value is not None and not value.strip():
+    if not value.strip():
         raise click.BadParameter(
             "is empty; pass the id printed by an earlier schedule, or omit "
             "--run-id to start a new run",
             ctx,
             param,
         )
+    try:
+        check_run_id(value)
+    except InvalidBatch as e:
+        value_description = (
+            repr(value) if len(value) <= 40 else f"a run id of {len(value)} characters"
+        )
+        raise click.BadParameter(
+            f"{value_description} is invalid, because {e.detail} in "
+            "project-batch messages. Pass another id, or omit --run-id to "
+            "start a new run.",
+            ctx,
+            param,
+        ) from e
     return value
+
+
+def _check_skipped_count(
+    ctx: click.Context, param: click.Parameter, value: tuple[int, ...]
+) -> tuple[int, ...]:
+    # Every message of the run carries the list.
+    if len(set(value)) > MAX_LIST_ITEMS:
+        raise click.BadParameter(
+            f"{len(set(value))} distinct ids is over the limit of "
+            f"{MAX_LIST_ITEMS} per project-batch message; skip fewer projects",
+            ctx,
+            param,
+        )
+    return value
+
+
+# The messages carry project ids, which must fit PostgreSQL's bigint like
+# every integer in them.
+PROJECT_ID_RANGE = click.IntRange(min=1, max=MAX_ID)
 
 
 @click.command()
 @click.option(
     "--project-id",
-    type=click.IntRange(min=1),
+    type=PROJECT_ID_RANGE,
     multiple=True,
     help="Project to backfill; repeatable.",
 )
@@ -77,18 +118,19 @@ def _non_empty_run_id(
 )
 @click.option(
     "--total-workers",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_ID),
     help="Worker mode: number of worker cohorts the projects are split into.",
 )
 @click.option(
     "--worker-number",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=MAX_ID),
     multiple=True,
     help="Worker mode: cohort to start, 0..total-1; repeatable [default: all].",
 )
 @click.option(
     "--cohort-size",
-    type=click.IntRange(min=1),
+    # Each message of a cohort's chain lists the whole cohort.
+    type=click.IntRange(min=1, max=MAX_LIST_ITEMS),
     help="Projects per chain, processed in order [default: one chain per "
     "project, all in parallel]. Ignored in worker mode.",
 )
@@ -105,8 +147,9 @@ def _non_empty_run_id(
 )
 @click.option(
     "--run-id",
-    callback=_non_empty_run_id,
-    help="Id of the run [default: a new UUID4, printed].",
+    callback=_valid_run_id,
+    help=f"Id of the run: 1 to {MAX_RUN_ID_CHARS} characters, no control "
+    "characters [default: a new UUID4, printed].",
 )
 @click.option("--only-delete", is_flag=True, help="Delete the projects' Seer records.")
 @click.option(
@@ -122,8 +165,9 @@ def _non_empty_run_id(
 )
 @click.option(
     "--skip-project-id",
-    type=click.IntRange(min=1),
+    type=PROJECT_ID_RANGE,
     multiple=True,
+    callback=_check_skipped_count,
     help="Project to leave out; repeatable.",
 )
 @click.option(

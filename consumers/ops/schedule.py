@@ -30,7 +30,13 @@ from confluent_kafka import Producer
 from consumers.kafka.client_logs import client_logger
 from consumers.kafka.config import KafkaOptions, producer_config
 from consumers.kafka.produce import DeliveryResult, OutgoingMessage, produce_all
-from consumers.messages import ProjectBatch, encode_project_batch
+from consumers.messages import (
+    MAX_ID,
+    InvalidBatch,
+    ProjectBatch,
+    check_project_batch,
+    encode_project_batch,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +75,8 @@ def parse_cohort_text(text: str, source: str = "cohort file") -> list[int]:
     """Project ids from text with one id per line or comma-separated ids.
 
     Blank lines and `#` comments are ignored. Raises `ScheduleError` naming
-    the line of the first token that is not a positive integer.
+    the line of the first token that is not an integer from 1 to `MAX_ID`,
+    the range of project ids in a project-batch message.
     """
     ids: list[int] = []
     for number, line in enumerate(text.splitlines(), start=1):
@@ -77,10 +84,10 @@ def parse_cohort_text(text: str, source: str = "cohort file") -> list[int]:
         for token in re.split(r"[,\s]+", content.strip()):
             if not token:
                 continue
-            if not token.isdigit() or int(token) < 1:
+            if not token.isdigit() or not 1 <= int(token) <= MAX_ID:
                 raise ScheduleError(
                     f"{source} line {number}: {token!r} is not a project id "
-                    "(a positive integer)"
+                    f"(an integer from 1 to {MAX_ID})"
                 )
             ids.append(int(token))
     return ids
@@ -355,7 +362,8 @@ def plan_schedule(
     `only_delete`, where a project's batches stay in one chain. A project
     that this run already split keeps its stored split (`plan_splits`); with
     `remember` the splits of the other projects are stored.
-    Raises `ScheduleError` for invalid input and `psycopg.Error` when the
+    Raises `ScheduleError` for invalid input, including a message that the
+    consumer would reject (`check_batches`), and `psycopg.Error` when the
     database cannot be read.
     """
     sources = sum([bool(project_ids), all_projects, total_workers is not None])
@@ -383,20 +391,42 @@ def plan_schedule(
             chains = project_chains(chosen, run, cohort_size, splits)
         existing = existing_batch_keys(conn, [c.batch_key for c in chains])
     fresh, started = drop_started(chains, existing)
+    check_batches(fresh)
     return SchedulePlan(fresh, started, skipped)
 
 
-def outgoing(batch: ProjectBatch, topic: str) -> OutgoingMessage:
-    label = (
+def check_batches(batches: Iterable[ProjectBatch]) -> None:
+    """Raise `ScheduleError` for the first batch that the consumer would reject.
+
+    The consumer sends such a message to the dead-letter topic, so the run
+    would never start that chain.
+    """
+    for batch in batches:
+        try:
+            check_project_batch(batch)
+        except InvalidBatch as e:
+            raise ScheduleError(
+                f"the message for {_label(batch)} is invalid ({e}), so the "
+                "consumer would dead-letter it; nothing was published. Change "
+                "the option or database row that sets that field."
+            ) from e
+
+
+def _label(batch: ProjectBatch) -> str:
+    scope = (
         f"project {batch.project_id}"
         if batch.project_id is not None
         else f"worker {batch.worker_number}/{batch.total_workers}"
     )
+    return f"{scope} of run {batch.run_id}"
+
+
+def outgoing(batch: ProjectBatch, topic: str) -> OutgoingMessage:
     return OutgoingMessage(
         topic=topic,
         key=batch.key(),
         value=encode_project_batch(batch),
-        label=f"{label} of run {batch.run_id}",
+        label=_label(batch),
     )
 
 

@@ -490,3 +490,107 @@ def test_chain_groups_unused_warns(projects: str, args: list[str], flag: str) ->
     assert f"--chain-groups is not used with {flag}" in result.stderr
     quiet = invoke(projects, "127.0.0.1:1", "t", *common)
     assert "--chain-groups" not in quiet.stderr
+
+
+# Values the consumer would reject never reach the topic.
+
+
+@pytest.mark.parametrize(
+    ("run_id", "detail"),
+    [
+        ("x" * 201, "a run id of 201 characters is invalid, because field 'run_id' "),
+        ("run\tone", "'run\\tone' is invalid, because field 'run_id' must not"),
+    ],
+)
+def test_schedule_invalid_run_id_exits_2(
+    projects: str,
+    bootstrap_servers: str,
+    make_topic: Callable[..., str],
+    read_topic: Callable[[str], list],  # type: ignore[type-arg]
+    run_id: str,
+    detail: str,
+) -> None:
+    topic = make_topic("schedule")
+    result = invoke(
+        projects, bootstrap_servers, topic, "--project-id", "10", "--run-id", run_id
+    )
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--run-id'" in result.stderr
+    assert detail in result.stderr
+    assert "omit --run-id" in result.stderr
+    assert read_topic(topic) == []
+
+
+def test_schedule_longest_run_id_decodes(
+    projects: str,
+    bootstrap_servers: str,
+    make_topic: Callable[..., str],
+    read_topic: Callable[[str], list],  # type: ignore[type-arg]
+) -> None:
+    topic = make_topic("schedule")
+    run_id = "x" * 200
+    result = invoke(
+        projects, bootstrap_servers, topic, "--project-id", "10", "--run-id", run_id
+    )
+    assert result.exit_code == 0, result.output
+    assert [b.run_id for b in batches(read_topic(topic))] == [run_id]
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["--project-id", str(2**63)], "--project-id"),
+        (["--project-id", "10", "--skip-project-id", str(2**63)], "--skip-project-id"),
+        (["--total-workers", str(2**63)], "--total-workers"),
+        (["--project-id", "10", "--cohort-size", "10001"], "--cohort-size"),
+    ],
+)
+def test_schedule_out_of_range_exits_2(args: list[str], flag: str) -> None:
+    # Parsing fails before any connection, so no broker or database is needed.
+    result = invoke("postgresql://127.0.0.1:1/none", "127.0.0.1:1", "t", *args)
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '{flag}'" in result.stderr
+
+
+def test_schedule_too_many_skipped_exits_2() -> None:
+    skipped = [arg for i in range(1, 10_002) for arg in ("--skip-project-id", str(i))]
+    result = invoke(
+        "postgresql://127.0.0.1:1/none", "127.0.0.1:1", "t", "--all-projects", *skipped
+    )
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--skip-project-id'" in result.stderr
+    assert "10001 distinct ids is over the limit of 10000" in result.stderr
+
+
+def test_schedule_cohort_file_id_out_of_range(tmp_path: Path) -> None:
+    cohort = tmp_path / "cohort.txt"
+    cohort.write_text(f"10\n{2**63}\n")
+    result = invoke(
+        "postgresql://127.0.0.1:1/none",
+        "127.0.0.1:1",
+        "t",
+        "--cohort-file",
+        str(cohort),
+    )
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for --cohort-file" in result.stderr
+    assert f"line 2: '{2**63}' is not a project id" in result.stderr
+
+
+def test_schedule_invalid_project_row_exits_2(
+    projects: str,
+    bootstrap_servers: str,
+    make_topic: Callable[..., str],
+    read_topic: Callable[[str], list],  # type: ignore[type-arg]
+) -> None:
+    with psycopg.connect(projects, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO projects (id, organization_id, slug) VALUES (0, 1, 'zero')"
+        )
+    topic = make_topic("schedule")
+    result = invoke(projects, bootstrap_servers, topic, "--all-projects")
+    assert result.exit_code == 2, result.output
+    assert "the message for project 0 of run" in result.stderr
+    assert "invalid_field: project ids must be >= 1" in result.stderr
+    assert "nothing was published" in result.stderr
+    assert read_topic(topic) == []
