@@ -140,15 +140,15 @@ def schedule_batches(
     )
 
 
-def run_consumer(
+def run_command(
     bootstrap_servers: str,
     topics: Topics,
     database_url: str,
     seer_url: str,
     *extra: str,
-    timeout: float = 180.0,
-) -> subprocess.CompletedProcess[str]:
-    command = [
+) -> list[str]:
+    """Return the `seer-backfill run` command line of a test on `topics`."""
+    return [
         SEER_BACKFILL,
         "run",
         "--bootstrap-servers",
@@ -165,13 +165,30 @@ def run_consumer(
         database_url,
         "--seer-url",
         seer_url,
+        *TANSU_OPTIONS,
+        *extra,
+    ]
+
+
+def run_consumer(
+    bootstrap_servers: str,
+    topics: Topics,
+    database_url: str,
+    seer_url: str,
+    *extra: str,
+    timeout: float = 180.0,
+) -> subprocess.CompletedProcess[str]:
+    command = run_command(
+        bootstrap_servers,
+        topics,
+        database_url,
+        seer_url,
         "--exit-after-idle-seconds",
         "3",
         "--join-timeout",
         "5",
-        *TANSU_OPTIONS,
         *extra,
-    ]
+    )
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=timeout, check=False
     )

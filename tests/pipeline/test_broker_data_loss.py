@@ -20,11 +20,10 @@ from consumers.messages import ProjectBatch
 from consumers.seer.service.server import SeerService
 
 from .conftest import (
-    SEER_BACKFILL,
-    TANSU_OPTIONS,
     Topics,
     committed_offsets,
     load_sdk_events,
+    run_command,
     schedule_batches,
 )
 
@@ -52,27 +51,14 @@ def test_unacknowledged_delivery_exits_1(
     create_topics(broker.bootstrap_servers, topics)
 
     process = subprocess.Popen(
-        [
-            SEER_BACKFILL,
-            "run",
-            "--bootstrap-servers",
+        run_command(
             broker.bootstrap_servers,
-            "--consumer-group",
-            topics.group,
-            "--topic",
-            topics.input,
-            "--dlq-topic",
-            topics.dlq,
-            "--outcomes-topic",
-            topics.outcomes,
-            "--database-url",
+            topics,
             clean_database,
-            "--seer-url",
             seer_service.url,
             "--produce-timeout",
             "5",
-            *TANSU_OPTIONS,
-        ],
+        ),
         stderr=subprocess.PIPE,
         text=True,
     )

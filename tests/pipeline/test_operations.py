@@ -15,11 +15,10 @@ from consumers.messages import ProjectBatch
 from consumers.seer.service.server import SeerService
 
 from .conftest import (
-    SEER_BACKFILL,
-    TANSU_OPTIONS,
     Topics,
     committed_offsets,
     load_sdk_events,
+    run_command,
     schedule_batches,
 )
 
@@ -55,22 +54,10 @@ def test_consumer_serves_metrics_and_stops_on_sigterm(
     port = _free_port()
     health = tmp_path / "health"
     process = subprocess.Popen(
-        [
-            SEER_BACKFILL,
-            "run",
-            "--bootstrap-servers",
+        run_command(
             bootstrap_servers,
-            "--consumer-group",
-            topics.group,
-            "--topic",
-            topics.input,
-            "--dlq-topic",
-            topics.dlq,
-            "--outcomes-topic",
-            topics.outcomes,
-            "--database-url",
+            topics,
             clean_database,
-            "--seer-url",
             seer_service.url,
             "--metrics-port",
             str(port),
@@ -78,8 +65,7 @@ def test_consumer_serves_metrics_and_stops_on_sigterm(
             str(health),
             "--lag-sample-interval",
             "1",
-            *TANSU_OPTIONS,
-        ],
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -137,27 +123,14 @@ def test_seer_outage_exits_1_with_error_line(
     )
     closed = f"http://127.0.0.1:{_free_port()}"
     result = subprocess.run(
-        [
-            SEER_BACKFILL,
-            "run",
-            "--bootstrap-servers",
+        run_command(
             bootstrap_servers,
-            "--consumer-group",
-            topics.group,
-            "--topic",
-            topics.input,
-            "--dlq-topic",
-            topics.dlq,
-            "--outcomes-topic",
-            topics.outcomes,
-            "--database-url",
+            topics,
             clean_database,
-            "--seer-url",
             closed,
             "--seer-outage-timeout",
             "2",
-            *TANSU_OPTIONS,
-        ],
+        ),
         capture_output=True,
         text=True,
         timeout=120,
