@@ -120,7 +120,7 @@ class BackfillStrategyFactory(ProcessingStrategyFactory[KafkaPayload]):
             self.lookup = Lookup(self.pool, producer, settings, self.stopping)
             self.seer = SubmitToSeer(self.client, self.pool, settings, self.stopping)
             opened.callback(self.seer.close)
-            self.onward = Onward(producer, self.pool, settings)
+            self.onward = Onward(producer, self.pool, settings, self.stopping)
             self.processes: MultiprocessingPool | None = None
             if settings.processes > 0:
                 self.processes = WorkerPool(

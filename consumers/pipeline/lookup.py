@@ -27,13 +27,11 @@ import dataclasses
 import hashlib
 import logging
 import threading
-import time
 from typing import Any
 
 import psycopg
-from arroyo.backends.abstract import ProducerFuture
 from arroyo.backends.kafka import KafkaPayload, KafkaProducer
-from arroyo.types import BrokerValue, Message, Topic
+from arroyo.types import Message, Topic
 from psycopg_pool import ConnectionPool
 
 from consumers.db import ledger
@@ -41,6 +39,7 @@ from consumers.db import lookup as queries
 from consumers.messages import encode_project_batch
 from consumers.ops.metrics import time_stage
 from consumers.pipeline.cohorts import next_project_batch
+from consumers.pipeline.delivery import wait_for_delivery
 from consumers.pipeline.settings import PipelineSettings
 from consumers.pipeline.types import (
     Action,
@@ -254,36 +253,3 @@ class Lookup:
             chain_ended=exhausted and batch.is_split,
             complete_project=exhausted and batch.enable_ingestion,
         )
-
-
-def wait_for_delivery(
-    future: ProducerFuture[BrokerValue[KafkaPayload]],
-    timeout_seconds: float,
-    stopping: threading.Event,
-    log_ids: str,
-) -> BrokerValue[KafkaPayload]:
-    """Wait for the broker's ack of a produced message.
-
-    Raises `TimeoutError` after `timeout_seconds`, and `RuntimeError` within
-    a second once `stopping` is set, so that a shutdown during a broker
-    outage does not wait out the timeout. Either way the batch stays
-    uncommitted and runs again.
-    """
-    deadline = time.monotonic() + timeout_seconds
-    while True:
-        try:
-            return future.result(timeout=min(1.0, timeout_seconds))
-        except TimeoutError:
-            if future.done():
-                # The delivery itself failed with a TimeoutError, or ended
-                # just after the wait gave up: either way its own outcome.
-                return future.result()
-        if stopping.is_set():
-            raise RuntimeError(
-                f"consumer is stopping before the next batch was delivered {log_ids}"
-            )
-        if time.monotonic() >= deadline:
-            raise TimeoutError(
-                "the broker did not acknowledge the next batch within "
-                f"{timeout_seconds:g} s {log_ids}"
-            )

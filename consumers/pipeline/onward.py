@@ -18,6 +18,7 @@ committing.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -28,6 +29,7 @@ from psycopg_pool import ConnectionPool
 
 from consumers.db import ledger, marks
 from consumers.ops.metrics import BATCHES_PROCESSED, GROUPS_FILTERED, time_stage
+from consumers.pipeline.delivery import wait_for_deliveries
 from consumers.pipeline.outcomes import build_outcomes
 from consumers.pipeline.settings import PipelineSettings
 from consumers.pipeline.types import Action, BatchResult
@@ -43,10 +45,12 @@ class Onward:
         producer: KafkaProducer,
         pool: ConnectionPool,
         settings: PipelineSettings,
+        stopping: threading.Event,
     ) -> None:
         self.producer = producer
         self.pool = pool
         self.settings = settings
+        self.stopping = stopping
         self.outcomes_topic = Topic(settings.outcomes_topic)
 
     def __call__(self, message: Message[BatchResult]) -> BatchResult:
@@ -99,20 +103,13 @@ class Onward:
                 "partition": partition,
                 "offset": offset,
             }
-        timeout = self.settings.produce_timeout_seconds
-        deadline = time.monotonic() + timeout
-        for future in pending:
-            try:
-                future.result(timeout=max(0.0, deadline - time.monotonic()))
-            except TimeoutError:
-                if future.done():
-                    # The delivery's own outcome, a TimeoutError included.
-                    future.result()
-                    continue
-                raise TimeoutError(
-                    f"the broker did not acknowledge the batch's outcomes within "
-                    f"{timeout:g} s {decoded.log_ids()}"
-                ) from None
+        wait_for_deliveries(
+            pending,
+            self.settings.produce_timeout_seconds,
+            self.stopping,
+            decoded.log_ids(),
+            produced="the batch's outcomes",
+        )
 
         project = plan.project if plan.complete_project else None
         ends_split_chain = project is not None and plan.chain_ended

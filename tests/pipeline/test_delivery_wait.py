@@ -1,4 +1,4 @@
-"""Waiting for the broker's ack of a chain's next batch."""
+"""Waiting for the broker to acknowledge what a stage produced."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from arroyo.backends.kafka import KafkaPayload
 from arroyo.types import BrokerValue, Partition, Topic
 
-from consumers.pipeline.lookup import wait_for_delivery
+from consumers.pipeline.delivery import wait_for_deliveries, wait_for_delivery
 
 Delivery = Future[BrokerValue[KafkaPayload]]
 
@@ -59,3 +59,32 @@ def test_delivery_timeout_error_propagates() -> None:
     future.set_exception(TimeoutError("delivery timed out"))
     with pytest.raises(TimeoutError, match="delivery timed out"):
         wait_for_delivery(future, 5.0, threading.Event(), "project=1")
+
+
+def test_deliveries_share_one_deadline() -> None:
+    first: Delivery = Future()
+    first.set_result(delivered())
+    second: Delivery = Future()
+    started = time.monotonic()
+    with pytest.raises(TimeoutError, match=r"the batch's outcomes within 0.3 s"):
+        wait_for_deliveries(
+            [first, second],
+            0.3,
+            threading.Event(),
+            "project=1",
+            produced="the batch's outcomes",
+        )
+    assert time.monotonic() - started < 2.0
+
+
+def test_stopping_ends_the_wait_for_outcomes() -> None:
+    pending: Delivery = Future()
+    stopping = threading.Event()
+    threading.Timer(0.2, stopping.set).start()
+    with pytest.raises(
+        RuntimeError,
+        match=r"before the broker acknowledged the batch's outcomes project=1",
+    ):
+        wait_for_deliveries(
+            [pending], 60.0, stopping, "project=1", produced="the batch's outcomes"
+        )
