@@ -26,6 +26,8 @@ class Activity:
         self.dead_lettered = 0
         self.last_change = time.monotonic()
         self.assigned = False
+        self.holding = False
+        self.released_at = self.last_change
 
     def _touch(self) -> None:
         self.last_change = time.monotonic()
@@ -34,7 +36,22 @@ class Activity:
         """Record a partition assignment; idleness counts from the first one."""
         with self._lock:
             self.assigned = True
+            self.holding = True
             self._touch()
+
+    def release(self) -> None:
+        """Record that the chain of the assigned partitions closed."""
+        with self._lock:
+            self.holding = False
+            self.released_at = time.monotonic()
+
+    def seconds_without_partitions(self) -> float:
+        """Seconds since the consumer last held a partition (or since start); 0
+        while it holds some."""
+        with self._lock:
+            if self.holding:
+                return 0.0
+            return time.monotonic() - self.released_at
 
     def enter(self) -> None:
         with self._lock:
@@ -82,9 +99,13 @@ class CountEntering(ProcessingStrategy[T | FilteredPayload], Generic[T]):
         self.next_step.join(timeout)
 
     def close(self) -> None:
+        # Arroyo closes the chain when its partitions are revoked, and builds
+        # a new one (which calls `Activity.assign`) for those that remain.
+        self.activity.release()
         self.next_step.close()
 
     def terminate(self) -> None:
+        self.activity.release()
         self.next_step.terminate()
 
 

@@ -11,7 +11,6 @@ import enum
 import logging
 import signal
 import threading
-import time
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -115,7 +114,7 @@ def _watch_idle(
             return
 
 
-# Seconds between the warnings while no partition has been assigned yet.
+# Seconds without a partition before the first warning, and between warnings.
 UNASSIGNED_WARNING_SECONDS = 30.0
 
 
@@ -126,26 +125,30 @@ def watch_assignment(
     topic: str,
     interval: float = UNASSIGNED_WARNING_SECONDS,
 ) -> None:
-    """Warn every `interval` seconds until the first partition assignment.
+    """Warn every `interval` seconds while the consumer holds no partition.
 
     A consumer without partitions consumes nothing and logs nothing, which
     looks like a hang: the group may be stuck rebalancing, or other members
-    may hold every partition. Returns at the first assignment or once
-    `done` is set.
+    may hold every partition. Returns once `done` is set.
     """
-    started = time.monotonic()
-    while not done.wait(interval):
-        if activity.assigned:
-            return
+    next_warning = interval
+    while not done.wait(min(1.0, interval)):
+        without = activity.seconds_without_partitions()
+        if without < interval:
+            next_warning = interval
+            continue
+        if without < next_warning:
+            continue
         logger.warning(
-            "no partition of %s assigned to group %s after %.0f s; the group "
+            "no partition of %s assigned to group %s for %.0f s; the group "
             "may be rebalancing, or other consumers hold every partition "
             "(check with `seer-backfill lag --group %s`)",
             topic,
             group,
-            time.monotonic() - started,
+            without,
             group,
         )
+        next_warning = without + interval
 
 
 # How long shutdown waits for the producer to deliver what it still holds.

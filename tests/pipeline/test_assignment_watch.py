@@ -1,4 +1,4 @@
-"""The warning of a consumer that gets no partition."""
+"""The warning of a consumer that holds no partition."""
 
 from __future__ import annotations
 
@@ -21,29 +21,33 @@ def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     ]
 
 
+def _watch(activity: Activity, seconds: float) -> None:
+    done = threading.Event()
+    threading.Timer(seconds, done.set).start()
+    watch_assignment(activity, done, "backfill", "batches", interval=0.1)
+
+
 def test_unassigned_consumer_warns(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger=RUNNER_LOGGER)
-    activity = Activity()
-    done = threading.Event()
-    threading.Timer(0.35, done.set).start()
-    watch_assignment(activity, done, "backfill", "batches", interval=0.1)
+    _watch(Activity(), 0.45)
     lines = _warnings(caplog)
     assert len(lines) >= 2
     assert lines[0].startswith("no partition of batches assigned to group backfill")
     assert "lag --group backfill" in lines[0]
 
 
-def test_assignment_ends_the_warnings(caplog: pytest.LogCaptureFixture) -> None:
+def test_assigned_consumer_is_quiet(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger=RUNNER_LOGGER)
     activity = Activity()
     activity.assign()
-    done = threading.Event()
-    watcher = threading.Thread(
-        target=watch_assignment,
-        args=(activity, done, "backfill", "batches"),
-        kwargs={"interval": 0.05},
-    )
-    watcher.start()
-    watcher.join(timeout=2)
-    assert not watcher.is_alive()
+    _watch(activity, 0.35)
     assert _warnings(caplog) == []
+
+
+def test_revoked_consumer_warns_again(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger=RUNNER_LOGGER)
+    activity = Activity()
+    activity.assign()
+    activity.release()
+    _watch(activity, 0.35)
+    assert _warnings(caplog)
