@@ -24,8 +24,11 @@ def broker(port: int, log_level: str) -> None:
 
     It keeps everything in memory, so topics and offsets are gone when it
     stops. Clients need `-O consumer:session.timeout.ms=6000` and
-    `-O consumer:fetch.queue.backoff.ms=10` with it. Exits 1 when the port
-    is taken or the broker dies.
+    `-O consumer:fetch.queue.backoff.ms=10` with it. Stopping it takes up
+    to 5 s, because tansu often outlives SIGTERM and is then killed.
+
+    Exit codes: 0 after SIGINT or SIGTERM, 1 when the port is taken or the
+    broker dies, 2 usage error.
     """
     from consumers.embedded.broker import BrokerError, EmbeddedBroker
 

@@ -292,11 +292,13 @@ def replay_command(to_topic: str | None, dry_run: bool, **selection: Any) -> Non
     }
     if invalid:
         counts = ", ".join(f"{reason}: {count}" for reason, count in invalid.items())
+        total = sum(invalid.values())
+        subject = "1 message was" if total == 1 else f"{total} messages were"
         click.echo(
-            f"warning: {sum(invalid.values())} of these messages were dead-lettered "
-            f"as invalid ({counts}); the consumer dead-letters them again unless "
-            "its validation changed. Select seer_rejected with --reason to replay "
-            "only the messages that can succeed.",
+            f"warning: {subject} dead-lettered as invalid ({counts}); the consumer "
+            "dead-letters them again unless its validation changed. Select "
+            "seer_rejected with --reason to replay only the messages that can "
+            "succeed.",
             err=True,
         )
     if not result.ok:

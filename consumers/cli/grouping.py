@@ -85,7 +85,10 @@ def _read_event(path: str, index: int) -> dict[str, Any]:
     if index >= len(source.items):
         count = len(source.items)
         noun = "event" if count == 1 else "events"
-        _fail(f"--index {index} is out of range: {path} contains {count} {noun}")
+        raise click.BadParameter(
+            f"{index} is out of range: {path} contains {count} {noun}",
+            param_hint="--index",
+        )
     item = source.items[index]
     if item.error is not None:
         _fail(f"event {index} of {path}: {item.error}")
@@ -287,7 +290,7 @@ def explain(
     list of events or a Sentry envelope (such as `generate-events` writes).
 
     Exit codes: 0 success, 1 the event or rules cannot be read or grouped,
-    2 usage error (a missing file included).
+    2 usage error (a missing file or an --index out of range).
     """
     event = _read_event(event_file, index)
     enhancements = _load_rules(rules)

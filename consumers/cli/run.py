@@ -8,7 +8,7 @@ import os
 
 import click
 import psycopg
-from arroyo.errors import ConsumerError
+from arroyo.errors import ConsumerError, TransportError
 from confluent_kafka import KafkaError, KafkaException
 from psycopg_pool import PoolTimeout
 
@@ -162,7 +162,8 @@ def _require_number(ctx: click.Context, param: click.Parameter, value: float) ->
     type=click.FloatRange(min=0),
     default=_defaults.seer_outage_timeout_seconds,
     show_default=True,
-    help="Seconds to keep retrying an unavailable Seer before stopping uncommitted.",
+    help="Seconds to keep retrying an unavailable Seer before stopping "
+    "uncommitted (exit 1); 0 stops at the first failed request.",
 )
 @opt.setting(
     "--produce-timeout",
@@ -363,6 +364,14 @@ def run(
         raise click.ClickException(
             f"metrics endpoint {e}; choose a free --metrics-port (0 picks one) "
             "or another --metrics-host"
+        ) from e
+    except TransportError as e:
+        # A produce the broker refused (such as to a partition that vanished
+        # with a broker that lost its data), or a lost connection.
+        raise click.ClickException(
+            f"Kafka transport failed: {e}; check that the brokers at "
+            "--bootstrap-servers are up and keep their topics, then restart "
+            "(uncommitted batches run again)"
         ) from e
     except ConsumerError as e:
         # The input topic was deleted after the check at start. librdkafka

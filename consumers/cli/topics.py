@@ -87,6 +87,9 @@ def create(
     including their partition count. When an existing topic has another
     partition count than --partitions, its output line shows both counts and
     a warning goes to stderr, but the exit code stays 0.
+
+    Exit codes: 0 success (topics created or already there), 1 a definition
+    is invalid or the broker request failed, 2 usage error.
     """
     if replication_factor == 0 or replication_factor < -1:
         raise click.BadParameter(
@@ -145,6 +148,9 @@ def list_(
 
     CONFIG is `ok` when every `topic_creation_config` value matches the
     broker, otherwise the names of the configs that differ.
+
+    Exit codes: 0 success, 1 a definition is invalid or the broker request
+    failed, 2 usage error.
     """
     definitions = _definitions(topics_dir)
     admin = _admin(bootstrap_servers, kafka_option)

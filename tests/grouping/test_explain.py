@@ -215,8 +215,9 @@ def test_explain_reads_an_envelope(tmp_path: Path) -> None:
 def test_explain_index_out_of_range(tmp_path: Path) -> None:
     path = write_event(tmp_path, EVENT)
     result = CliRunner().invoke(grouping, ["explain", "--index", "1", path])
-    assert result.exit_code == 1
-    assert f"--index 1 is out of range: {path} contains 1 event" in result.output
+    assert result.exit_code == 2
+    assert f"1 is out of range: {path} contains 1 event" in result.output
+    assert "--index" in result.output
 
 
 def test_explain_bad_format_is_usage_error(tmp_path: Path) -> None:

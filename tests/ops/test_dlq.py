@@ -232,9 +232,7 @@ def test_replay_dry_run(
     assert [p["offset"] for p in planned] == [0, 2, 4]
     assert planned[0]["to_topic"] == dead_letters.source_topic
     assert "dry run: read: 5, matched: 3, replayed: 0" in result.stderr
-    assert "warning: 3 of these messages were dead-lettered as invalid" in (
-        result.stderr
-    )
+    assert "warning: 3 messages were dead-lettered as invalid" in result.stderr
     assert "(invalid_msgpack: 3)" in result.stderr
     assert read_topic(dead_letters.source_topic) == []
 
