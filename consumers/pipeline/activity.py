@@ -46,8 +46,8 @@ class Activity:
             self.released_at = time.monotonic()
 
     def seconds_without_partitions(self) -> float:
-        """Seconds since the consumer last held a partition (or since start); 0
-        while it holds some."""
+        """Seconds since the consumer last had partitions assigned (or since
+        start); 0 while it has some."""
         with self._lock:
             if self.holding:
                 return 0.0

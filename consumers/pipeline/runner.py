@@ -125,7 +125,7 @@ def watch_assignment(
     topic: str,
     interval: float = UNASSIGNED_WARNING_SECONDS,
 ) -> None:
-    """Warn every `interval` seconds while the consumer holds no partition.
+    """Warn every `interval` seconds while no partition is assigned to the consumer.
 
     A consumer without partitions consumes nothing and logs nothing, which
     looks like a hang: the group may be stuck rebalancing, or other members

@@ -1,4 +1,4 @@
-"""The warning of a consumer that holds no partition."""
+"""The warning of a consumer without assigned partitions."""
 
 from __future__ import annotations
 
