@@ -27,6 +27,7 @@ from consumers.kafka.reachability import BrokersUnreachable
 from consumers.native_memory import limit_malloc_arenas
 from consumers.ops.metrics import MetricsServerError
 from consumers.ops.tracing import init_sentry
+from consumers.pipeline.delivery import DeliveryTimeout
 from consumers.pipeline.hashing import RulesFileError
 from consumers.pipeline.runner import (
     ConsumerOptions,
@@ -340,8 +341,7 @@ def run(
         logger.error("%s", e)
         logging.shutdown()
         os._exit(1)
-    except TimeoutError as e:
-        # A delivery the broker did not acknowledge within --produce-timeout.
+    except DeliveryTimeout as e:
         raise click.ClickException(
             f"{e}; check that the brokers at --bootstrap-servers are up and "
             "keep their data, then restart (uncommitted batches run again)"

@@ -20,6 +20,10 @@ from arroyo.types import BrokerValue
 Delivery = ProducerFuture[BrokerValue[KafkaPayload]]
 
 
+class DeliveryTimeout(TimeoutError):
+    """The broker did not acknowledge a delivery within the stage's timeout."""
+
+
 def wait_for_deliveries(
     futures: Sequence[Delivery],
     timeout_seconds: float,
@@ -30,7 +34,7 @@ def wait_for_deliveries(
 ) -> list[BrokerValue[KafkaPayload]]:
     """Return the broker's position of each delivery, in order.
 
-    Raises `TimeoutError` naming `produced` when the deliveries are not all
+    Raises `DeliveryTimeout` naming `produced` when the deliveries are not all
     acknowledged within `timeout_seconds`, `RuntimeError` within a second
     once `stopping` is set, and a delivery's own exception when it failed.
     """
@@ -78,7 +82,7 @@ def _wait(
                 f"{produced} {log_ids}"
             )
         if time.monotonic() >= deadline:
-            raise TimeoutError(
+            raise DeliveryTimeout(
                 f"the broker did not acknowledge {produced} within "
                 f"{timeout_seconds:g} s {log_ids}"
             )

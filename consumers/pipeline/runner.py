@@ -128,8 +128,8 @@ def watch_assignment(
     """Warn every `interval` seconds while no partition is assigned to the consumer.
 
     A consumer without partitions consumes nothing and logs nothing, which
-    looks like a hang: the group may be stuck rebalancing, or other members
-    may hold every partition. Returns once `done` is set.
+    looks like a hang: the group may be stuck rebalancing, or every
+    partition may be assigned to other members. Returns once `done` is set.
     """
     next_warning = interval
     while not done.wait(min(1.0, interval)):
@@ -141,7 +141,7 @@ def watch_assignment(
             continue
         logger.warning(
             "no partition of %s assigned to group %s for %.0f s; the group "
-            "may be rebalancing, or other consumers hold every partition "
+            "may be rebalancing, or every partition is assigned to other consumers "
             "(check with `seer-backfill lag --group %s`)",
             topic,
             group,
@@ -151,7 +151,7 @@ def watch_assignment(
         next_warning = without + interval
 
 
-# How long shutdown waits for the producer to deliver what it still holds.
+# How long shutdown waits for the producer to deliver its queued messages.
 PRODUCER_CLOSE_TIMEOUT_SECONDS = 30.0
 # After a fatal error the producer delivers nothing more, so shutdown does
 # not wait the full time for it.
@@ -173,9 +173,9 @@ class _ShutdownRequest:
     It is installed before the wait for a broker, so a signal during the
     wait ends it cleanly. Once the stream processor exists, the request
     passes to it, even one that arrived while the processor was being
-    built. A fatal producer error (such as an idempotent producer's lost sequence
-    after the broker lost its data) requests a shutdown too, and is kept in
-    `producer_error`.
+    built. A fatal producer error (such as an idempotent producer's lost
+    sequence after the broker lost its data) requests a shutdown too, and is
+    kept in `producer_error`.
     """
 
     def __init__(self) -> None:

@@ -11,7 +11,11 @@ import pytest
 from arroyo.backends.kafka import KafkaPayload
 from arroyo.types import BrokerValue, Partition, Topic
 
-from consumers.pipeline.delivery import wait_for_deliveries, wait_for_delivery
+from consumers.pipeline.delivery import (
+    DeliveryTimeout,
+    wait_for_deliveries,
+    wait_for_delivery,
+)
 
 Delivery = Future[BrokerValue[KafkaPayload]]
 
@@ -43,22 +47,23 @@ def test_stopping_ends_the_wait_within_a_second() -> None:
 def test_times_out_without_an_ack() -> None:
     future: Delivery = Future()
     started = time.monotonic()
-    with pytest.raises(TimeoutError):
+    with pytest.raises(DeliveryTimeout):
         wait_for_delivery(future, 0.3, threading.Event(), "project=1")
     assert time.monotonic() - started < 2.0
 
 
 def test_timeout_names_the_batch() -> None:
     future: Delivery = Future()
-    with pytest.raises(TimeoutError, match=r"within 0.3 s project=1"):
+    with pytest.raises(DeliveryTimeout, match=r"within 0.3 s project=1"):
         wait_for_delivery(future, 0.3, threading.Event(), "project=1")
 
 
 def test_delivery_timeout_error_propagates() -> None:
     future: Delivery = Future()
     future.set_exception(TimeoutError("delivery timed out"))
-    with pytest.raises(TimeoutError, match="delivery timed out"):
+    with pytest.raises(TimeoutError, match="delivery timed out") as raised:
         wait_for_delivery(future, 5.0, threading.Event(), "project=1")
+    assert not isinstance(raised.value, DeliveryTimeout)
 
 
 def test_deliveries_share_one_deadline() -> None:
@@ -66,7 +71,7 @@ def test_deliveries_share_one_deadline() -> None:
     first.set_result(delivered())
     second: Delivery = Future()
     started = time.monotonic()
-    with pytest.raises(TimeoutError, match=r"the batch's outcomes within 0.3 s"):
+    with pytest.raises(DeliveryTimeout, match=r"the batch's outcomes within 0.3 s"):
         wait_for_deliveries(
             [first, second],
             0.3,
