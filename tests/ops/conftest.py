@@ -159,27 +159,34 @@ def read_topic(bootstrap_servers: str) -> Callable[[str], list[Record]]:
     return read
 
 
+def commit_group_offsets(
+    bootstrap_servers: str, group: str, topic: str, offsets: dict[int, int]
+) -> None:
+    """Commit partition -> offset for `group` on `topic` without joining it."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "group.id": group,
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        consumer.commit(
+            offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()],
+            asynchronous=False,
+        )
+    finally:
+        consumer.close()
+
+
 @pytest.fixture
 def commit_offsets(
     bootstrap_servers: str,
 ) -> Callable[[str, str, dict[int, int]], None]:
-    """Commit offsets for a group without joining it."""
+    """Commit offsets for a group on the session's broker without joining it."""
 
     def commit(group: str, topic: str, offsets: dict[int, int]) -> None:
-        consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap_servers,
-                "group.id": group,
-                "enable.auto.commit": False,
-            }
-        )
-        try:
-            consumer.commit(
-                offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()],
-                asynchronous=False,
-            )
-        finally:
-            consumer.close()
+        commit_group_offsets(bootstrap_servers, group, topic, offsets)
 
     return commit
 

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from consumers.embedded.broker import EmbeddedBroker, free_port
@@ -21,6 +21,7 @@ from consumers.kafka.config import KafkaOptions
 from consumers.ops.lag import LagReader, LagSnapshot
 from consumers.ops.lag_sampler import REBUILD_AFTER_FAILURES, LagSampler
 from consumers.ops.metrics import exposition_registry
+from tests.ops.conftest import commit_group_offsets
 
 # Each broker request of the samplers below waits at most this long, so a
 # sample against a broken client or a closed port fails within seconds.
@@ -40,19 +41,7 @@ def fill_topic(
         producer.produce(topic, value=f"m{i}".encode(), partition=0)
         # One record per batch keeps tansu's high watermark exact.
         assert producer.flush(10) == 0
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap_servers,
-            "group.id": group,
-            "enable.auto.commit": False,
-        }
-    )
-    try:
-        consumer.commit(
-            offsets=[TopicPartition(topic, 0, committed)], asynchronous=False
-        )
-    finally:
-        consumer.close()
+    commit_group_offsets(bootstrap_servers, group, topic, {0: committed})
 
 
 def wait_for_snapshot(
