@@ -31,8 +31,7 @@ from consumers.embedded.broker import EmbeddedBroker
 from consumers.embedded.postgres import EmbeddedPostgres
 from consumers.ingest.loader import IngestOptions, ingest_events
 from consumers.kafka.admin import committed_offsets, topic_partitions
-from consumers.kafka.client_logs import client_logger
-from consumers.kafka.config import KafkaOptions, admin_config
+from consumers.kafka.config import KafkaOptions, admin_config, producer_config
 from consumers.kafka.read import end_offsets, read_until_idle
 from consumers.kafka.topics import (
     create_topics,
@@ -142,16 +141,8 @@ def _ingest(database_url: str, config: DemoConfig, summary: DemoSummary) -> list
     return project_ids
 
 
-def _admin_client(bootstrap_servers: str, kafka_options: KafkaOptions) -> AdminClient:
-    config = admin_config(bootstrap_servers, kafka_options)
-    config["logger"] = client_logger()
-    return AdminClient(config)
-
-
 def _produce_malformed(bootstrap_servers: str, topic: str) -> None:
-    producer = Producer(
-        {"bootstrap.servers": bootstrap_servers, "logger": client_logger()}
-    )
+    producer = Producer(producer_config(bootstrap_servers))
     producer.produce(
         topic, key=b"demo-malformed", value=msgpack.packb({"v": 99, "run_id": "x"})
     )
@@ -190,7 +181,7 @@ def run_demo(config: DemoConfig) -> DemoSummary:
             database_url = stack.enter_context(EmbeddedPostgres(workdir)).url
         migrate(database_url)
 
-        admin = _admin_client(bootstrap, kafka_options)
+        admin = AdminClient(admin_config(bootstrap, kafka_options))
         create_topics(
             admin, load_topic_definitions(default_topics_dir()), config.partitions, 1
         )

@@ -13,7 +13,6 @@ from confluent_kafka.admin import AdminClient
 
 from consumers.cli import options
 from consumers.kafka.admin import KafkaAdminError
-from consumers.kafka.client_logs import client_logger
 from consumers.kafka.config import KafkaOptions, admin_config, kafka_option
 from consumers.kafka.topics import (
     TopicCreation,
@@ -44,10 +43,10 @@ def _definitions(topics_dir: Path | None) -> list[TopicDefinition]:
 
 
 def _admin(bootstrap_servers: str, kafka_option: tuple[str, ...]) -> AdminClient:
-    """Return an admin client that logs through the rate-limited logger."""
-    config = admin_config(bootstrap_servers, KafkaOptions.parse(kafka_option))
-    config["logger"] = client_logger()
-    return AdminClient(config)
+    """Return an admin client configured by the command's -O options."""
+    return AdminClient(
+        admin_config(bootstrap_servers, KafkaOptions.parse(kafka_option))
+    )
 
 
 @click.group()

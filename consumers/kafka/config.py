@@ -16,6 +16,10 @@ Example for the tansu test broker, whose group joins take half the session
 timeout and which needs a short fetch back-off for Arroyo's throughput:
 
     -O consumer:session.timeout.ms=6000 -O consumer:fetch.queue.backoff.ms=10
+
+Every configuration built here sends librdkafka's log lines to the
+rate-limited `client_logger()`. confluent-kafka delivers them when the
+client is polled or closed, so a client that is neither keeps them queued.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any, Literal, TypeVar
 import click
 
 from consumers.cli.options import envvar_for
+from consumers.kafka.client_logs import client_logger
 
 ClientKind = Literal["producer", "consumer", "admin"]
 CLIENT_KINDS: tuple[ClientKind, ...] = ("producer", "consumer", "admin")
@@ -294,6 +299,7 @@ def producer_config(
     if client_id is not None:
         config["client.id"] = client_id
     config.update(options.for_client("producer"))
+    config["logger"] = client_logger()
     return config
 
 
@@ -331,6 +337,7 @@ def consumer_config(
     )
     config.update(options.for_client("consumer"))
     _arroyo_flags_as_bools(config)
+    config["logger"] = client_logger()
     return config
 
 
@@ -374,6 +381,7 @@ def reader_config(
         "client.id": f"seer-backfill-ops-{os.getpid()}",
     }
     config.update(options.for_client("consumer"))
+    config["logger"] = client_logger()
     return config
 
 
@@ -383,4 +391,5 @@ def admin_config(
     """Configuration of an `AdminClient`."""
     config: KafkaConfig = {"bootstrap.servers": bootstrap_servers}
     config.update(options.for_client("admin"))
+    config["logger"] = client_logger()
     return config

@@ -34,7 +34,6 @@ from consumers.kafka.admin import (
     topic_partitions,
     watermarks,
 )
-from consumers.kafka.client_logs import client_logger
 from consumers.kafka.config import (
     KafkaOptions,
     admin_config,
@@ -181,11 +180,8 @@ class DlqReader:
         self.group = group
         self.selection = selection
         self.idle_timeout = idle_timeout
-        admin_settings = admin_config(bootstrap_servers, kafka_options)
-        admin_settings["logger"] = client_logger()
-        self._admin = AdminClient(admin_settings)
+        self._admin = AdminClient(admin_config(bootstrap_servers, kafka_options))
         config = reader_config(bootstrap_servers, kafka_options, group_id=group)
-        config["logger"] = client_logger()
         self._consumer = Consumer(config)
         self.ranges: dict[int, tuple[int, int]] = {}
         # Messages received inside the read ranges, matching or not.
@@ -378,7 +374,6 @@ def replay(
         config = producer_config(
             bootstrap_servers, options or KafkaOptions(), client_id="seer-backfill-dlq"
         )
-        config["logger"] = client_logger()
         producer = Producer(config)
         result.delivery = produce_all(producer, messages())
     result.read = reader.read_count

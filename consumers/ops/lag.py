@@ -34,7 +34,6 @@ from consumers.kafka.admin import (
     topic_partitions,
     watermarks,
 )
-from consumers.kafka.client_logs import client_logger
 from consumers.kafka.config import (
     KafkaOptions,
     admin_config,
@@ -136,16 +135,13 @@ class LagReader:
         self.topic = topic
         self.fetch_timeout = fetch_timeout
         self.request_timeout = request_timeout
-        admin_settings = admin_config(bootstrap_servers, kafka_options)
-        admin_settings["logger"] = client_logger()
-        self._admin = AdminClient(admin_settings)
+        self._admin = AdminClient(admin_config(bootstrap_servers, kafka_options))
         config = reader_config(bootstrap_servers, kafka_options)
         # One message per partition is needed, so keep librdkafka's
         # prefetch small unless the caller's options set these properties.
         for key, value in (("queued.min.messages", 1), ("fetch.max.bytes", 1048576)):
             if key not in kafka_options.for_client("consumer"):
                 config[key] = value
-        config["logger"] = client_logger()
         self._consumer = Consumer(config)
         self._requested = partitions
 

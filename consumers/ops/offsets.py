@@ -37,7 +37,6 @@ from consumers.kafka.admin import (
     topic_partitions,
     watermarks,
 )
-from consumers.kafka.client_logs import client_logger
 from consumers.kafka.config import KafkaOptions, admin_config, reader_config
 
 logger = logging.getLogger(__name__)
@@ -297,12 +296,8 @@ def reset_offsets(
     the same absolute target writes the same offsets.
     """
     kafka_options = options or KafkaOptions()
-    admin_settings = admin_config(bootstrap_servers, kafka_options)
-    admin_settings["logger"] = client_logger()
-    admin = AdminClient(admin_settings)
-    reader_settings = reader_config(bootstrap_servers, kafka_options)
-    reader_settings["logger"] = client_logger()
-    reader = Consumer(reader_settings)
+    admin = AdminClient(admin_config(bootstrap_servers, kafka_options))
+    reader = Consumer(reader_config(bootstrap_servers, kafka_options))
     try:
         chosen = select_partitions(topic_partitions(admin, topic), partitions)
         description = describe_group(admin, group, topic)

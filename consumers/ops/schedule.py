@@ -27,7 +27,6 @@ from typing import Any
 import psycopg
 from confluent_kafka import Producer
 
-from consumers.kafka.client_logs import client_logger
 from consumers.kafka.config import KafkaOptions, producer_config
 from consumers.kafka.produce import DeliveryResult, OutgoingMessage, produce_all
 from consumers.messages import (
@@ -443,7 +442,6 @@ def publish(
     )
     # Without a broker, librdkafka logs every connection attempt until the
     # delivery timeout. The rate-limited logger keeps one line per kind.
-    config["logger"] = client_logger()
     producer = Producer(config)
     result = produce_all(
         producer, (outgoing(b, topic) for b in batches), on_delivered=on_delivered

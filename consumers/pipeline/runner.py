@@ -24,7 +24,6 @@ from arroyo.types import BrokerValue, Topic
 from confluent_kafka import KafkaError
 from confluent_kafka.admin import AdminClient
 
-from consumers.kafka.client_logs import client_logger
 from consumers.kafka.config import (
     NO_OPTIONS,
     KafkaOptions,
@@ -275,7 +274,6 @@ def check_topics(settings: PipelineSettings, options: ConsumerOptions) -> None:
         TopicRole.OUTCOMES: settings.outcomes_topic,
     }
     config = admin_config(options.bootstrap_servers, options.kafka_options)
-    config["logger"] = client_logger()
     admin = AdminClient(config)
     try:
         # A metadata request that names topics could create them, so this
@@ -355,7 +353,6 @@ def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activi
                     options.kafka_options,
                     client_id="seer-backfill-consumer",
                 ),
-                "logger": client_logger(),
                 "error_cb": shutdown.on_producer_error,
             }
         )
@@ -381,7 +378,6 @@ def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activi
             client_id="seer-backfill-consumer",
         )
         config["max.poll.interval.ms"] = options.max_poll_interval_ms
-        config["logger"] = client_logger()
         consumer = ResponsiveKafkaConsumer(config, max_wait_seconds=0.01)
         processor = StreamProcessor(
             consumer,

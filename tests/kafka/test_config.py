@@ -6,12 +6,14 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from consumers.kafka.client_logs import client_logger
 from consumers.kafka.config import (
     ARROYO_OWNED_PROPERTIES,
     KafkaOptionConflict,
     KafkaOptionError,
     KafkaOptions,
     OwnedProperty,
+    admin_config,
     canonical_bool,
     canonical_int,
     canonical_offset_reset,
@@ -264,3 +266,11 @@ def test_partition_eof_true_conflicts() -> None:
     options = KafkaOptions.parse(["consumer:enable.partition.eof=true"])
     with pytest.raises(KafkaOptionConflict, match="partition-end"):
         options.reject_conflicts("consumer", ARROYO_OWNED_PROPERTIES)
+
+
+def test_every_client_logs_through_the_rate_limit() -> None:
+    logger = client_logger()
+    assert producer_config("k:9092")["logger"] is logger
+    assert consumer_config("k:9092", "g")["logger"] is logger
+    assert reader_config("k:9092")["logger"] is logger
+    assert admin_config("k:9092")["logger"] is logger
