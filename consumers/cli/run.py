@@ -31,14 +31,13 @@ from consumers.pipeline.delivery import DeliveryTimeout
 from consumers.pipeline.hashing import RulesFileError
 from consumers.pipeline.runner import (
     ConsumerOptions,
-    MissingTopics,
     ProducerFailed,
     ProducerFlushTimeout,
-    TopicRole,
     run_consumer,
 )
 from consumers.pipeline.seer import SeerOutage
 from consumers.pipeline.settings import PipelineSettings
+from consumers.pipeline.topic_check import MissingTopics, TopicRole
 
 logger = logging.getLogger(__name__)
 _defaults = PipelineSettings(database_url="", seer_url="")

@@ -7,11 +7,10 @@ is flushed before the process exits.
 
 from __future__ import annotations
 
-import enum
 import logging
 import signal
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from types import FrameType
@@ -22,17 +21,14 @@ from arroyo.dlq import DlqPolicy
 from arroyo.processing import StreamProcessor
 from arroyo.types import BrokerValue, Topic
 from confluent_kafka import KafkaError
-from confluent_kafka.admin import AdminClient
 
 from consumers.kafka.config import (
     NO_OPTIONS,
     KafkaOptions,
-    admin_config,
     consumer_config,
     producer_config,
 )
 from consumers.kafka.reachability import wait_for_brokers
-from consumers.kafka.topics import existing_topics
 from consumers.native_memory import MallocTrimmer
 from consumers.ops.lag_sampler import LagSampler
 from consumers.ops.metrics import (
@@ -44,6 +40,7 @@ from consumers.pipeline.activity import Activity
 from consumers.pipeline.dead_letter import DeadLetterProducer
 from consumers.pipeline.factory import BackfillStrategyFactory
 from consumers.pipeline.settings import PipelineSettings
+from consumers.pipeline.topic_check import TopicRole, check_topics
 
 logger = logging.getLogger(__name__)
 
@@ -237,56 +234,6 @@ class _ProducerClose:
             self.timed_out = True
 
 
-class TopicRole(enum.Enum):
-    """Role of a topic for the consumer: the source of batches, or an output."""
-
-    INPUT = "input"
-    DEAD_LETTER = "dead-letter"
-    OUTCOMES = "outcomes"
-
-
-class MissingTopics(Exception):
-    """Topics that the consumer reads or writes do not exist on the cluster.
-
-    ``missing`` maps each missing topic's role to its name.
-    """
-
-    def __init__(self, bootstrap_servers: str, missing: Mapping[TopicRole, str]):
-        listed = ", ".join(
-            f"{role.value} topic {name!r}" for role, name in missing.items()
-        )
-        super().__init__(f"topics missing on {bootstrap_servers}: {listed}")
-        self.bootstrap_servers = bootstrap_servers
-        self.missing = dict(missing)
-
-
-def check_topics(settings: PipelineSettings, options: ConsumerOptions) -> None:
-    """Raise `MissingTopics` unless the input, dead-letter and outcomes topics exist.
-
-    The producer does not create topics unless an -O option lets it
-    (`producer_config`), so a missing topic would otherwise fail every
-    delivery to it after the batch was processed. The check applies even
-    then. Raises `KafkaAdminError` when the metadata request fails.
-    """
-    required = {
-        TopicRole.INPUT: settings.input_topic,
-        TopicRole.DEAD_LETTER: options.dlq_topic,
-        TopicRole.OUTCOMES: settings.outcomes_topic,
-    }
-    config = admin_config(options.bootstrap_servers, options.kafka_options)
-    admin = AdminClient(config)
-    try:
-        # A metadata request that names topics could create them, so this
-        # one lists every topic.
-        present = existing_topics(admin)
-    finally:
-        # Hands librdkafka's queued lines to the rate-limited logger.
-        admin.poll(0)
-    missing = {role: name for role, name in required.items() if name not in present}
-    if missing:
-        raise MissingTopics(options.bootstrap_servers, missing)
-
-
 def _restore_signals(handlers: dict[int, Any]) -> None:
     for sig, handler in handlers.items():
         signal.signal(sig, handler)
@@ -297,7 +244,7 @@ def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activi
 
     Raises `BrokersUnreachable` before any Kafka client starts when no
     broker responds within ``options.broker_timeout_seconds``, and
-    `MissingTopics` (or `KafkaAdminError`) after that wait, before the
+    `topic_check.MissingTopics` (or `KafkaAdminError`) after that wait, before the
     producer starts, when a topic it reads or writes does not exist. Raises
     `ProducerFlushTimeout` after an otherwise complete shutdown when the
     producer could not deliver its messages, typically because the broker
@@ -335,7 +282,15 @@ def run_consumer(settings: PipelineSettings, options: ConsumerOptions) -> Activi
                 options.bootstrap_servers,
             )
             return activity
-        check_topics(settings, options)
+        check_topics(
+            options.bootstrap_servers,
+            options.kafka_options,
+            {
+                TopicRole.INPUT: settings.input_topic,
+                TopicRole.DEAD_LETTER: options.dlq_topic,
+                TopicRole.OUTCOMES: settings.outcomes_topic,
+            },
+        )
         if options.metrics_port is not None:
             sampler = LagSampler(
                 options.bootstrap_servers,

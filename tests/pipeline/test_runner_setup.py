@@ -13,11 +13,10 @@ import pytest
 from consumers.pipeline.hashing import RulesFileError
 from consumers.pipeline.runner import (
     ConsumerOptions,
-    MissingTopics,
-    TopicRole,
     run_consumer,
 )
 from consumers.pipeline.settings import PipelineSettings
+from consumers.pipeline.topic_check import MissingTopics, TopicRole
 from tests.pipeline.conftest import Topics
 
 
