@@ -86,7 +86,7 @@ def _check_skipped_count(
     # Every message of the run carries the list.
     if len(set(value)) > MAX_LIST_ITEMS:
         raise click.BadParameter(
-            f"{len(set(value))} distinct ids is over the limit of "
+            f"{len(set(value))} distinct ids are over the limit of "
             f"{MAX_LIST_ITEMS} per project-batch message; skip fewer projects",
             ctx,
             param,

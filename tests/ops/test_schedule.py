@@ -559,7 +559,7 @@ def test_schedule_too_many_skipped_exits_2() -> None:
     )
     assert result.exit_code == 2, result.output
     assert "Invalid value for '--skip-project-id'" in result.stderr
-    assert "10001 distinct ids is over the limit of 10000" in result.stderr
+    assert "10001 distinct ids are over the limit of 10000" in result.stderr
 
 
 def test_schedule_cohort_file_id_out_of_range(tmp_path: Path) -> None:
